@@ -1,0 +1,1 @@
+#include "filter/nft_text.h"

@@ -1,0 +1,1 @@
+#include "netlink/interface_listing.h"

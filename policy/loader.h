@@ -1,0 +1,45 @@
+#pragma once
+// YAML (schema version 1) -> Policy, with every error located.
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "policy/policy.h"
+
+namespace netpolicy::policy {
+
+struct Diagnostic {
+  Location where;
+  std::string message;
+  // "PATH:LINE:COL: error: MESSAGE" — the form --check prints.
+  [[nodiscard]] std::string to_string() const {
+    return where.to_string() + ": error: " + message;
+  }
+};
+
+// Hard caps on everything a policy author controls. Exceeding one is an
+// error with a location, never a truncation.
+struct Limits {
+  std::size_t max_file_bytes = 64u << 20;
+  std::size_t max_rules = 200'000;
+  std::size_t max_zones = 1'024;
+  std::size_t max_interface_globs = 4'096;     // per zone
+  std::size_t max_groups = 100'000;
+  std::size_t max_group_entries = 1'000'000;   // per group
+  std::size_t max_rule_entries = 65'536;       // per from/to/ports list
+  std::size_t max_ipsec_profiles = 4'096;
+};
+
+// Either a validated Policy or every error found (never an empty list).
+using LoadResult = std::variant<Policy, std::vector<Diagnostic>>;
+
+// Reads and validates PATH. Unreadable, empty, oversized or non-YAML files
+// are errors located at PATH:1:1 (or where the YAML parser stopped).
+LoadResult load_policy_file(const std::string& path, const Limits& limits = {});
+
+// Same, from text already in memory; `path` is used in locations only.
+LoadResult load_policy_text(std::string_view text, const std::string& path,
+                            const Limits& limits = {});
+
+}  // namespace netpolicy::policy

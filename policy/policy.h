@@ -1,0 +1,122 @@
+#pragma once
+// The policy model: what a validated policy file says, as plain structs.
+// The loader (loader.h) builds it; the compiler (compiler.h) reads it.
+// Every element keeps where it was written so later errors can point there.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/ip_prefix.h"
+
+namespace netpolicy::policy {
+
+// 1-based line and column in a policy file.
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  [[nodiscard]] std::string to_string() const {
+    return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+  }
+};
+
+enum class Verdict : std::uint8_t { allow, block };
+enum class Action : std::uint8_t { allow, block, protect };
+enum class Direction : std::uint8_t { in, out, forward };
+
+struct Defaults {
+  Verdict inbound = Verdict::block;
+  Verdict outbound = Verdict::allow;
+  Verdict forward = Verdict::block;
+};
+
+struct Settings {
+  std::string table = "netpolicy";          // nftables table, family inet
+  Defaults defaults;
+  Verdict unknown_interfaces = Verdict::block;  // interfaces in no zone
+  bool log_blocked = false;                 // rate-limited nft log before drops
+};
+
+struct Zone {
+  std::string name;
+  std::vector<std::string> interfaces;  // fnmatch(3) globs on interface names
+  Location where;
+};
+
+struct AddressGroup {
+  std::string name;
+  std::vector<IpPrefix> prefixes;
+  Location where;
+};
+
+// One entry of a rule's from/to list: a group name or a literal prefix.
+struct AddressRef {
+  std::optional<std::string> group;  // set: a name from `addresses`
+  IpPrefix prefix;                   // used when group is empty
+  Location where;
+};
+
+struct PortRange {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;  // == first for a single port
+  friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+
+// IANA protocol numbers for the names the schema accepts.
+namespace proto {
+inline constexpr std::uint8_t icmp = 1;
+inline constexpr std::uint8_t tcp = 6;
+inline constexpr std::uint8_t udp = 17;
+inline constexpr std::uint8_t esp = 50;
+inline constexpr std::uint8_t ah = 51;
+inline constexpr std::uint8_t icmpv6 = 58;
+}  // namespace proto
+
+struct Rule {
+  std::string name;
+  Direction direction = Direction::in;
+  std::vector<std::string> zones;  // empty: every zone
+  std::vector<AddressRef> from;    // empty: any source
+  std::vector<AddressRef> to;      // empty: any destination
+  std::optional<std::uint8_t> protocol;  // nullopt: any
+  std::vector<PortRange> ports;    // destination ports; only with tcp/udp
+  Action action = Action::block;
+  std::string ipsec;               // profile name, only with action protect
+  Location where;
+};
+
+enum class IpsecMode : std::uint8_t { transport, tunnel };
+enum class IpsecLevel : std::uint8_t { require, request };
+enum class Keying : std::uint8_t { ike, manual };
+
+struct IpsecProfile {
+  std::string name;
+  IpsecMode mode = IpsecMode::transport;
+  std::optional<IpPrefix> local;   // tunnel endpoints (tunnel mode only)
+  std::optional<IpPrefix> remote;
+  std::uint8_t protocol = proto::esp;  // esp | ah
+  IpsecLevel level = IpsecLevel::require;
+  std::uint32_t reqid = 0;
+  Keying keying = Keying::ike;
+  Location where;
+};
+
+struct Policy {
+  int version = 1;
+  Settings settings;
+  std::vector<Zone> zones;
+  std::vector<AddressGroup> addresses;
+  std::vector<Rule> rules;
+  std::vector<IpsecProfile> ipsec;
+  std::string path;    // the file it was loaded from
+  std::string sha256;  // hex digest of that file's bytes
+
+  [[nodiscard]] const AddressGroup* find_group(const std::string& name) const {
+    for (const auto& g : addresses)
+      if (g.name == name) return &g;
+    return nullptr;
+  }
+};
+
+}  // namespace netpolicy::policy
