@@ -19,6 +19,7 @@ NP_SOURCE=${NETPOLICY_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd
 NP_BUILD=${NETPOLICY_BUILD:-$NP_SOURCE/build}
 NP_LIB=$NP_SOURCE/scripts/lib
 NP_DAEMON=$NP_BUILD/daemon/netpolicyd
+# shellcheck disable=SC2034 # used by callers (tests, demo)
 NP_CTL=$NP_BUILD/daemon/netpolicyctl
 NP_TABLE=${NP_TABLE:-netpolicy}
 NP_JOURNALD=/lib/systemd/systemd-journald
@@ -217,6 +218,21 @@ start_daemon() {
 
 # notify_count LINE [LOG]: how many notify messages had exactly this line.
 notify_count() { grep -cxF -- "$1" "${2:-$NOTIFY_LOG}" || true; }
+
+# notify_states [LOG]: the state changes sent, in order, e.g.
+# "READY=1 RELOADING=1 READY=1 STOPPING=1".
+notify_states() {
+  grep -xE 'READY=1|RELOADING=1|STOPPING=1' "${1:-$NOTIFY_LOG}" | paste -sd ' ' || true
+}
+
+# notify_message LINE [LOG]: the last whole message (its fields, one per
+# line) that contained exactly LINE.
+notify_message() {
+  awk -v want="$1" '
+    $0 == "--" { if (has) last = msg; msg = ""; has = 0; next }
+    { msg = msg $0 "\n"; if ($0 == want) has = 1 }
+    END { printf "%s", last }' "${2:-$NOTIFY_LOG}"
+}
 
 # wait_notify LINE [COUNT [TIMEOUT_S]]: until the current daemon has sent
 # LINE (e.g. READY=1) at least COUNT times; fails at once if it exits.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Stands in for systemd's notify socket: binds a datagram socket at PATH and
 appends every sd_notify message to LOG, one field per line, each message
-ending in a newline (socat would glue datagrams together)."""
+followed by a line "--" (socat would glue datagrams together)."""
 import os
 import socket
 import sys
@@ -20,7 +20,7 @@ def main() -> int:
             text = data.decode("utf-8", errors="replace")
             if not text.endswith("\n"):
                 text += "\n"
-            out.write(text)
+            out.write(text + "--\n")
             out.flush()
 
 
