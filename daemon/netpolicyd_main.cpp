@@ -1,1 +1,32 @@
-int main() { return 0; }
+// netpolicyd [--config PATH] [--check] [--runtime-dir DIR] [--state-dir DIR]
+#include <CLI/CLI.hpp>
+
+#include <exception>
+#include <iostream>
+
+#include "daemon/daemon.h"
+
+int main(int argc, char** argv) {
+  netpolicy::daemon::DaemonOptions options;
+  bool check = false;
+
+  CLI::App app{"netpolicyd: keeps nftables equal to the declared network policy"};
+  app.set_version_flag("--version", NETPOLICY_VERSION);
+  app.add_option("--config", options.config, "policy file")->capture_default_str();
+  app.add_flag("--check", check,
+               "load, validate and compile the policy only; no kernel access; exit 0 when valid");
+  app.add_option("--runtime-dir", options.runtime_dir, "runtime directory (control.sock)")
+      ->capture_default_str();
+  app.add_option("--state-dir", options.state_dir, "state directory (cached central policy)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (check) return netpolicy::daemon::run_check(options.config);
+    return netpolicy::daemon::run_daemon(options);
+  } catch (const std::exception& e) {
+    // Programming errors only; the kernel keeps whatever table it has.
+    std::cerr << "netpolicyd: fatal: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,225 @@
+#include "daemon/daemon.h"
+
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include "base/error.h"
+#include "daemon/audit.h"
+#include "daemon/check.h"
+#include "daemon/policy_engine.h"
+#include "daemon/sd_handles.h"
+#include "filter/nft_backend.h"
+#include "netlink/interface_listing.h"
+
+namespace netpolicy::daemon {
+
+namespace {
+
+// mkdir -p with mode 0755 for the components it creates.
+Status make_directories(const std::string& path) {
+  if (path.empty()) return errno_error("Failed to create directory ''", EINVAL);
+  for (std::size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    std::string prefix = path.substr(0, pos);
+    if (::mkdir(prefix.c_str(), 0755) < 0 && errno != EEXIST)
+      return errno_error("Failed to create directory '" + prefix + "'", errno, prefix);
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) < 0)
+    return errno_error("Failed to create directory '" + path + "'", errno, path);
+  if (!S_ISDIR(st.st_mode))
+    return errno_error("Failed to create directory '" + path + "'", ENOTDIR, path);
+  return Ok{};
+}
+
+std::uint64_t monotonic_usec() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1'000u;
+}
+
+// sd_notify is a no-op without NOTIFY_SOCKET; a failure to reach the
+// service manager is worth a line, never a stop.
+void notify(const std::string& state) {
+  int r = sd_notify(0, state.c_str());
+  if (r < 0)
+    std::cerr << "netpolicyd: Failed to notify the service manager: " << std::strerror(-r)
+              << std::endl;
+}
+
+class Daemon {
+ public:
+  Daemon(const DaemonOptions& options, AuditSink& audit) : options_(options), audit_(audit) {}
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  int run();
+
+ private:
+  static int on_reload_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
+  static int on_stop_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
+  void reload(const signalfd_siginfo& si);
+  void stop(const signalfd_siginfo& si);
+  int fail_start(const Error& error, std::string action);
+  Status setup_loop();
+
+  const DaemonOptions& options_;
+  AuditSink& audit_;
+  SdEventPtr event_;
+  std::vector<SdEventSourcePtr> signals_;
+  std::unique_ptr<filter::NftBackend> backend_;
+  std::unique_ptr<PolicyEngine> engine_;
+};
+
+int Daemon::fail_start(const Error& error, std::string action) {
+  AuditRecord rec{Event::critical_failure, error.describe() + "; " + action, {}};
+  rec.add(Field::policy_path, options_.config)
+      .add_errno(error.error_code)
+      .add(Field::reason, error.describe())
+      .add(Field::action_taken, std::move(action));
+  audit_.record(rec);
+  notify("STATUS=start failed: " + error.describe());
+  return 1;
+}
+
+Status Daemon::setup_loop() {
+  sd_event* raw = nullptr;
+  if (int r = sd_event_default(&raw); r < 0)
+    return errno_error("Failed to create the event loop", -r);
+  event_.reset(raw);
+
+  // SD_EVENT_SIGNAL_PROCMASK blocks the signal for us, so none is ever
+  // delivered asynchronously: all work happens in the loop.
+  const std::pair<int, sd_event_signal_handler_t> handled[] = {
+      {SIGHUP, &Daemon::on_reload_signal},
+      {SIGTERM, &Daemon::on_stop_signal},
+      {SIGINT, &Daemon::on_stop_signal},
+  };
+  for (const auto& [signo, handler] : handled) {
+    sd_event_source* source = nullptr;
+    if (int r = sd_event_add_signal(event_.get(), &source, signo | SD_EVENT_SIGNAL_PROCMASK,
+                                    handler, this);
+        r < 0)
+      return errno_error(fmt::format("Failed to watch signal '{}'", sigabbrev_np(signo)), -r);
+    signals_.emplace_back(source);
+  }
+  // Pings the watchdog at half of WATCHDOG_USEC when WatchdogSec= is set;
+  // a loop that is stuck stops pinging and systemd restarts us.
+  if (int r = sd_event_set_watchdog(event_.get(), true); r < 0)
+    return errno_error("Failed to enable the watchdog", -r);
+  return Ok{};
+}
+
+int Daemon::run() {
+  const std::string no_change = "exiting; the kernel keeps the rules it had";
+  // Signals first: a SIGHUP during start-up must not kill us.
+  if (Status s = setup_loop(); !s) return fail_start(s.error(), no_change);
+  if (Status s = make_directories(options_.runtime_dir); !s)
+    return fail_start(s.error(), no_change);
+
+  auto backend = filter::NftBackend::open();
+  if (!backend) return fail_start(backend.error(), no_change);
+  backend_ = std::move(backend.value());
+  engine_ = std::make_unique<PolicyEngine>(
+      *backend_, [] { return netlink::list_interfaces(); }, audit_);
+
+  // Fail closed: a broken policy never deletes what the kernel has.
+  PolicyEngine::Outcome first = engine_->apply_file(options_.config);
+  if (!first.applied) {
+    notify("STATUS=start failed: " + first.reason);
+    return 1;
+  }
+
+  notify("READY=1\nSTATUS=" + engine_->status());
+  const AppliedPolicy& now = *engine_->current();
+  AuditRecord rec{Event::service_started, "netpolicyd started: " + engine_->status(), {}};
+  rec.add(Field::policy_path, now.policy.path)
+      .add(Field::policy_source, "local")
+      .add(Field::policy_sha256, now.policy.sha256)
+      .add(Field::rules, std::to_string(now.policy.rules.size()))
+      .add(Field::interfaces, std::to_string(now.interfaces));
+  audit_.record(rec);
+
+  int r = sd_event_loop(event_.get());
+  if (r < 0) {
+    return fail_start(errno_error("Failed to run the event loop", -r),
+                      "exiting; the rules stay in the kernel");
+  }
+  return r;
+}
+
+void Daemon::reload(const signalfd_siginfo& si) {
+  AuditRecord req{Event::reload_requested,
+                  fmt::format("Reload of policy {} requested (SIGHUP from pid {})",
+                              options_.config, si.ssi_pid),
+                  {}};
+  req.add(Field::policy_path, options_.config)
+      .add(Field::reason, fmt::format("SIGHUP from pid {}", si.ssi_pid));
+  audit_.record(req);
+
+  notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
+  PolicyEngine::Outcome outcome = engine_->apply_file(options_.config);
+  if (outcome.applied)
+    notify("READY=1\nSTATUS=" + engine_->status());
+  else
+    notify("READY=1\nSTATUS=reload failed: " + outcome.reason + "; previous policy kept");
+}
+
+void Daemon::stop(const signalfd_siginfo& si) {
+  notify("STOPPING=1");
+  const char* name = sigabbrev_np(static_cast<int>(si.ssi_signo));
+  const AppliedPolicy* now = engine_ ? engine_->current() : nullptr;
+  std::string table = now ? now->state.table.name : std::string{"netpolicy"};
+  AuditRecord rec{Event::service_stopped,
+                  fmt::format("netpolicyd stopping on SIG{}; the rules stay in the kernel",
+                              name ? name : "?"),
+                  {}};
+  rec.add(Field::policy_path, now ? now->policy.path : options_.config)
+      .add(Field::policy_sha256, now ? now->policy.sha256 : std::string{})
+      .add(Field::reason, fmt::format("SIG{} from pid {}", name ? name : "?", si.ssi_pid))
+      .add(Field::action_taken, "left table inet " + table + " in the kernel");
+  audit_.record(rec);
+  sd_event_exit(event_.get(), 0);
+}
+
+int Daemon::on_reload_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata) {
+  static_cast<Daemon*>(userdata)->reload(*si);
+  return 0;
+}
+
+int Daemon::on_stop_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata) {
+  static_cast<Daemon*>(userdata)->stop(*si);
+  return 0;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+  JournalSink sink;
+  Daemon daemon{options, sink};
+  return daemon.run();
+}
+
+int run_check(const std::string& path) {
+  CheckReport report = check_policy_file(path);
+  if (!report.ok()) {
+    for (const auto& d : report.diagnostics) std::cerr << d.to_string() << '\n';
+    return 1;
+  }
+  std::cout << report.summary() << '\n';
+  return 0;
+}
+
+}  // namespace netpolicy::daemon
