@@ -1,0 +1,161 @@
+#include "policy/rule_compiler.h"
+
+#include <array>
+#include <optional>
+
+#include "policy/address_sets.h"
+
+namespace netpolicy::policy {
+namespace {
+
+constexpr std::array<Family, 2> kFamilies{Family::ipv4, Family::ipv6};
+
+std::size_t index(Family family) { return family == Family::ipv4 ? 0 : 1; }
+char digit(Family family) { return family == Family::ipv4 ? '4' : '6'; }
+
+// A rule's from or to list, resolved per family.
+struct Side {
+  bool any = true;  // the list is empty: no address match at all
+  // Per family: the set to match against, unset when the list has no
+  // address of that family (the rule then needs no nft rule for it).
+  std::array<std::optional<std::string>, 2> set;
+  // Per family: the union of the entries, when the side needs its own set.
+  std::array<std::vector<IpPrefix>, 2> own_prefixes;
+};
+
+bool has_family(const std::vector<IpPrefix>& prefixes, Family family) {
+  for (const auto& p : prefixes)
+    if (p.family == family) return true;
+  return false;
+}
+
+Side resolve_side(const Policy& policy, const Rule& rule, const std::vector<AddressRef>& refs,
+                  const char* role) {
+  Side side;
+  if (refs.empty()) return side;
+  side.any = false;
+
+  // A group named alone reuses the group's own sets.
+  if (refs.size() == 1 && refs.front().group) {
+    const AddressGroup* group = policy.find_group(*refs.front().group);
+    for (Family family : kFamilies)
+      if (group != nullptr && has_family(group->prefixes, family))
+        side.set[index(family)] = group_set_name(group->name, family);
+    return side;
+  }
+
+  // Several entries, or literals: a set of this rule's own with their union.
+  std::vector<IpPrefix> all;
+  for (const auto& ref : refs) {
+    if (ref.group) {
+      // An undefined group cannot reach here (the loader rejects it); if it
+      // did, it would contribute no address, so the rule could only match less.
+      if (const AddressGroup* group = policy.find_group(*ref.group))
+        all.insert(all.end(), group->prefixes.begin(), group->prefixes.end());
+    } else {
+      all.push_back(ref.prefix);
+    }
+  }
+  for (Family family : kFamilies) {
+    if (!has_family(all, family)) continue;
+    side.set[index(family)] = "r_" + rule.name + "_" + role + digit(family);
+    for (const auto& p : all)
+      if (p.family == family) side.own_prefixes[index(family)].push_back(p);
+  }
+  return side;
+}
+
+// The families the rule needs one nft rule each for, or nullopt when it
+// needs a single rule without any address match (neither from nor to).
+std::optional<std::vector<Family>> rule_families(const Rule& rule, const Side& from,
+                                                 const Side& to) {
+  if (from.any && to.any) return std::nullopt;
+  std::vector<Family> families;
+  for (Family family : kFamilies) {
+    if (!from.any && !from.set[index(family)]) continue;
+    if (!to.any && !to.set[index(family)]) continue;
+    // ICMP exists only over IPv4 and ICMPv6 only over IPv6.
+    if (rule.protocol == proto::icmp && family != Family::ipv4) continue;
+    if (rule.protocol == proto::icmpv6 && family != Family::ipv6) continue;
+    families.push_back(family);
+  }
+  return families;
+}
+
+std::vector<filter::Match> rule_matches(const Rule& rule, const Side& from, const Side& to,
+                                        std::optional<Family> family) {
+  std::vector<filter::Match> matches;
+  if (family && !from.any)
+    matches.emplace_back(filter::MatchAddressSet{*family, true, *from.set[index(*family)]});
+  if (family && !to.any)
+    matches.emplace_back(filter::MatchAddressSet{*family, false, *to.set[index(*family)]});
+  if (rule.protocol) matches.emplace_back(filter::MatchL4proto{*rule.protocol});
+  if (rule.ports.size() == 1)
+    matches.emplace_back(filter::MatchPort{rule.ports.front().first, rule.ports.front().last});
+  else if (rule.ports.size() > 1)
+    matches.emplace_back(filter::MatchPortSet{"r_" + rule.name + "_ports"});
+  return matches;
+}
+
+void emit(const Policy& policy, const Rule& rule, std::vector<filter::Match> matches,
+          std::vector<filter::Rule>& out) {
+  const bool block = rule.action == Action::block;
+  if (block && policy.settings.log_blocked) {
+    // The log gets a rule of its own: in one rule, `limit` would stop
+    // evaluation for packets over the rate before `drop`, and they would
+    // fall through to later rules (seen on nft 1.0.6 / kernel 6.18).
+    filter::Rule log_rule;
+    log_rule.matches = matches;
+    log_rule.log = filter::Log{rule_log_prefix(rule.name)};
+    log_rule.comment = rule.name;
+    out.push_back(std::move(log_rule));
+  }
+  filter::Rule nft_rule;
+  nft_rule.matches = std::move(matches);
+  nft_rule.counter = true;
+  nft_rule.verdict.kind = block ? filter::VerdictKind::drop : filter::VerdictKind::accept;
+  nft_rule.comment = rule.name;
+  out.push_back(std::move(nft_rule));
+}
+
+}  // namespace
+
+std::string group_set_name(const std::string& group, Family family) {
+  return std::string{"g"} + digit(family) + "_" + group;
+}
+
+std::string rule_log_prefix(const std::string& rule) { return "netpolicy: rule " + rule + ": "; }
+
+CompiledRule compile_rule(const Policy& policy, const Rule& rule) {
+  CompiledRule compiled;
+  // protect (traffic must travel inside IPsec) needs XFRM policies, which a
+  // later stage adds; the nft table gets nothing for it. The loader has
+  // already validated the rule and its profile, so there is nothing to report.
+  if (rule.action == Action::protect) return compiled;
+
+  const Side from = resolve_side(policy, rule, rule.from, "src");
+  const Side to = resolve_side(policy, rule, rule.to, "dst");
+  const auto families = rule_families(rule, from, to);
+
+  if (!families) {
+    emit(policy, rule, rule_matches(rule, from, to, std::nullopt), compiled.rules);
+  } else {
+    for (Family family : *families)
+      emit(policy, rule, rule_matches(rule, from, to, family), compiled.rules);
+    // Own sets only for the families the rule uses: src4, src6, dst4, dst6.
+    for (const Side* side : {&from, &to}) {
+      for (Family family : *families) {
+        const auto& own = side->own_prefixes[index(family)];
+        if (!own.empty())
+          compiled.sets.push_back(address_set(*side->set[index(family)], family, own));
+      }
+    }
+  }
+  // A rule whose address families do not meet (v4-only from, v6-only to)
+  // matches no packet and compiles to nothing; it needs no port set either.
+  if (rule.ports.size() > 1 && !compiled.rules.empty())
+    compiled.sets.push_back(port_set("r_" + rule.name + "_ports", rule.ports));
+  return compiled;
+}
+
+}  // namespace netpolicy::policy

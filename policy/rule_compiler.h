@@ -1,0 +1,26 @@
+#pragma once
+// One policy rule -> the nft rules that implement it, and the per-rule sets
+// those rules refer to. The caller places the rules in every zone chain the
+// policy rule applies to; the sets are emitted once.
+#include <string>
+#include <vector>
+
+#include "filter/model.h"
+#include "policy/policy.h"
+
+namespace netpolicy::policy {
+
+struct CompiledRule {
+  std::vector<filter::Rule> rules;  // in evaluation order; empty for protect
+  std::vector<filter::Set> sets;    // r_<rule>_{src4,src6,dst4,dst6,ports}
+};
+
+// Names of the sets of an address group, one per family.
+std::string group_set_name(const std::string& group, Family family);
+
+// Log prefix of a policy rule's drops: "netpolicy: rule <name>: ".
+std::string rule_log_prefix(const std::string& rule);
+
+CompiledRule compile_rule(const Policy& policy, const Rule& rule);
+
+}  // namespace netpolicy::policy
