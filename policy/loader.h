@@ -29,6 +29,10 @@ struct Limits {
   std::size_t max_group_entries = 1'000'000;   // per group
   std::size_t max_rule_entries = 65'536;       // per from/to/ports list
   std::size_t max_ipsec_profiles = 4'096;
+  // YAML nodes the loader visits, an alias counting each time it is used:
+  // a few lines of anchors and aliases can otherwise stand for billions of
+  // entries. 32 Mi is about what a 64 MiB file can hold without aliases.
+  std::size_t max_nodes = 32u << 20;
 };
 
 // Either a validated Policy or every error found (never an empty list).
