@@ -169,7 +169,8 @@ void Daemon::reload(const signalfd_siginfo& si) {
       .add(Field::reason, fmt::format("SIGHUP from pid {}", si.ssi_pid));
   audit_.record(req);
 
-  notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
+  notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading policy {}",
+                     monotonic_usec(), options_.config));
   PolicyEngine::Outcome outcome = engine_->apply_file(options_.config);
   if (outcome.applied)
     notify("READY=1\nSTATUS=" + engine_->status());

@@ -86,7 +86,13 @@ int main(int argc, char** argv) {
       "export", "print the nft ruleset FILE compiles to for this namespace's interfaces");
   export_cmd->add_option("FILE", file, "policy file")->required();
   export_cmd->fallthrough();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a usage error exits 2, apart from the
+    // 1 that means "policy invalid" or "failed".
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   try {
     if (check_cmd->parsed()) return check(file, json);

@@ -19,7 +19,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--state-dir", options.state_dir, "state directory (cached central policy)")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a usage error exits 2, apart from the
+    // 1 that means "policy invalid" or "failed".
+    return app.exit(e) == 0 ? 0 : 2;
+  }
 
   try {
     if (check) return netpolicy::daemon::run_check(options.config);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <new>
@@ -65,10 +66,15 @@ PolicyEngine::Outcome PolicyEngine::apply_file(const std::string& path) {
     const policy::Diagnostic& first = failure->diagnostics.front();
     std::string reason =
         failure->error_code != 0
-            ? first.message
-            : fmt::format("policy {} is invalid ({} error{}), first: {}", path,
-                          failure->diagnostics.size(),
-                          failure->diagnostics.size() == 1 ? "" : "s", first.to_string());
+            ? fmt::format("Failed to read policy file '{}': {}", path,
+                          std::strerror(failure->error_code))
+            : fmt::format("Policy {} is invalid: {}: {}{}", path, first.where.to_string(),
+                          first.message,
+                          failure->diagnostics.size() == 1
+                              ? std::string{}
+                              : fmt::format(" (and {} more error{})",
+                                            failure->diagnostics.size() - 1,
+                                            failure->diagnostics.size() == 2 ? "" : "s"));
     std::string action = action_kept();
     AuditRecord rec{Event::policy_failed, reason + "; " + action, {}};
     rec.add(Field::policy_path, path)

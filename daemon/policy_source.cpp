@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -13,8 +14,9 @@ namespace netpolicy::daemon {
 namespace {
 
 PolicyLoadFailure read_failure(const std::string& path, int error_code) {
+  // Worded as the loader words its own read errors.
   policy::Diagnostic d{policy::Location{path, 1, 1},
-                       "Failed to read policy file '" + path + "': " + std::strerror(error_code)};
+                       std::string{"cannot read policy: "} + std::strerror(error_code)};
   return PolicyLoadFailure{{std::move(d)}, error_code};
 }
 
@@ -24,8 +26,8 @@ PolicyLoad load_policy(const std::string& path, const policy::Limits& limits) {
   Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
   if (!fd.valid()) return read_failure(path, errno);
 
-  // Read one byte more than allowed to tell "exactly at the limit" from
-  // "over it" without trusting st_size (procfs, pipes, growing files).
+  // Read one byte more than allowed so the loader, which owns the limit,
+  // sees an oversized file as such (st_size is not trusted: procfs, pipes).
   std::string text;
   const std::size_t cap = limits.max_file_bytes + 1;
   char buf[64 * 1024];
@@ -38,13 +40,6 @@ PolicyLoad load_policy(const std::string& path, const policy::Limits& limits) {
     if (n == 0) break;
     text.append(buf, static_cast<std::size_t>(n));
   }
-  if (text.size() > limits.max_file_bytes) {
-    policy::Diagnostic d{policy::Location{path, 1, 1},
-                         "policy file is larger than the limit of " +
-                             std::to_string(limits.max_file_bytes) + " bytes"};
-    return PolicyLoadFailure{{std::move(d)}, 0};
-  }
-
   policy::LoadResult loaded = policy::load_policy_text(text, path, limits);
   if (auto* diagnostics = std::get_if<std::vector<policy::Diagnostic>>(&loaded))
     return PolicyLoadFailure{std::move(*diagnostics), 0};
