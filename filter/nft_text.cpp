@@ -13,13 +13,20 @@ namespace {
 // every other protocol renders as its number.
 std::string l4proto_name(std::uint8_t protocol) {
   switch (protocol) {
-    case 1: return "icmp";
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 50: return "esp";
-    case 51: return "ah";
-    case 58: return "icmpv6";
-    default: return std::to_string(protocol);
+    case 1:
+      return "icmp";
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 50:
+      return "esp";
+    case 51:
+      return "ah";
+    case 58:
+      return "icmpv6";
+    default:
+      return std::to_string(protocol);
   }
 }
 
@@ -27,14 +34,22 @@ std::string l4proto_name(std::uint8_t protocol) {
 // otherwise (nft accepts both).
 std::string icmpv6_type_name(std::uint8_t type) {
   switch (type) {
-    case 128: return "echo-request";
-    case 129: return "echo-reply";
-    case 133: return "nd-router-solicit";
-    case 134: return "nd-router-advert";
-    case 135: return "nd-neighbor-solicit";
-    case 136: return "nd-neighbor-advert";
-    case 137: return "nd-redirect";
-    default: return std::to_string(type);
+    case 128:
+      return "echo-request";
+    case 129:
+      return "echo-reply";
+    case 133:
+      return "nd-router-solicit";
+    case 134:
+      return "nd-router-advert";
+    case 135:
+      return "nd-neighbor-solicit";
+    case 136:
+      return "nd-neighbor-advert";
+    case 137:
+      return "nd-redirect";
+    default:
+      return std::to_string(type);
   }
 }
 
@@ -77,7 +92,20 @@ std::string ct_state_list(std::uint32_t mask) {
   return text;
 }
 
-std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+std::string quoted(const std::string& text) {
+  return "\"" + text + "\"";
+}
+
+// An interface name as an nft string. nft reads a trailing '*' as a
+// wildcard (and rejects it as a map key), but Linux allows '*' in names:
+// a trailing "\*" is nft's literal asterisk. Elsewhere nft keeps the
+// backslash (nft 1.0.6 stored "a\*b" as those four bytes), so only the last
+// character is escaped. A '"' (also legal in a name) cannot be written in
+// nft 1.0.6 strings at all; the libnftnl encoder has no such limit.
+std::string quoted_ifname(const std::string& name) {
+  if (!name.empty() && name.back() == '*') return "\"" + name.substr(0, name.size() - 1) + "\\*\"";
+  return quoted(name);
+}
 
 std::string ifname_key(IfDirection direction) {
   return direction == IfDirection::input ? "iifname" : "oifname";
@@ -101,7 +129,7 @@ std::string render_match(const Match& match, std::optional<std::uint8_t>& l4prot
       [&](const auto& m) -> std::string {
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, MatchIfname>) {
-          return ifname_key(m.direction) + " " + quoted(m.name);
+          return ifname_key(m.direction) + " " + quoted_ifname(m.name);
         } else if constexpr (std::is_same_v<M, MatchCtState>) {
           return "ct state " + ct_state_list(m.mask);
         } else if constexpr (std::is_same_v<M, MatchNfproto>) {
@@ -126,11 +154,16 @@ std::string render_match(const Match& match, std::optional<std::uint8_t>& l4prot
 
 std::string render_verdict(const Verdict& verdict) {
   switch (verdict.kind) {
-    case VerdictKind::none: return {};
-    case VerdictKind::accept: return "accept";
-    case VerdictKind::drop: return "drop";
-    case VerdictKind::jump: return "jump " + verdict.target;
-    case VerdictKind::vmap: return ifname_key(verdict.vmap_key) + " vmap @" + verdict.target;
+    case VerdictKind::none:
+      return {};
+    case VerdictKind::accept:
+      return "accept";
+    case VerdictKind::drop:
+      return "drop";
+    case VerdictKind::jump:
+      return "jump " + verdict.target;
+    case VerdictKind::vmap:
+      return ifname_key(verdict.vmap_key) + " vmap @" + verdict.target;
   }
   return {};
 }
@@ -160,9 +193,12 @@ std::string render_rule(const Rule& rule) {
 
 std::string type_name(SetType type) {
   switch (type) {
-    case SetType::ipv4_addr: return "ipv4_addr";
-    case SetType::ipv6_addr: return "ipv6_addr";
-    case SetType::inet_service: return "inet_service";
+    case SetType::ipv4_addr:
+      return "ipv4_addr";
+    case SetType::ipv6_addr:
+      return "ipv6_addr";
+    case SetType::inet_service:
+      return "inet_service";
   }
   return {};
 }
@@ -230,7 +266,7 @@ void render_map(std::string& out, const VerdictMap& map) {
     out += "\t\telements = { ";
     for (std::size_t i = 0; i < map.elements.size(); ++i) {
       if (i != 0) out += ", ";
-      out += quoted(map.elements[i].ifname) + " : jump " + map.elements[i].chain;
+      out += quoted_ifname(map.elements[i].ifname) + " : jump " + map.elements[i].chain;
     }
     out += " }\n";
   }
@@ -239,9 +275,12 @@ void render_map(std::string& out, const VerdictMap& map) {
 
 std::string hook_name(Hook hook) {
   switch (hook) {
-    case Hook::input: return "input";
-    case Hook::output: return "output";
-    case Hook::forward: return "forward";
+    case Hook::input:
+      return "input";
+    case Hook::output:
+      return "output";
+    case Hook::forward:
+      return "forward";
   }
   return {};
 }

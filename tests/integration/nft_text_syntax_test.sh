@@ -36,7 +36,9 @@ objects() { sed -nE 's/^\t(set|map|chain) ([^ ]+) \{$/\1 \2/p' "$1" | sort; }
 
 # "NAME: ELEMENT" per element of every set and map, joining the
 # continuation lines `nft list` wraps long element lists onto. Sorted: the
-# kernel lists a map's (hash) elements in its own order.
+# kernel lists a map's (hash) elements in its own order. A trailing literal
+# '*' of an interface name is written "\*" but nft 1.0.6 lists map keys
+# unescaped: compare the listed form.
 elements() {
   awk '
     /^\t(set|map) / { name = $2; next }
@@ -49,7 +51,7 @@ elements() {
         n = split(text, parts, /, */)
         for (i = 1; i <= n; i++) print name ": " parts[i]
       }
-    }' "$1" | sort
+    }' "$1" | sed 's/\\\*" :/*" :/g' | sort
 }
 
 # "CHAIN: COMMENT" per rule (an empty comment for rules without one), in

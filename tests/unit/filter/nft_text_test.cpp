@@ -51,10 +51,10 @@ DesiredState every_variant() {
   t.sets.push_back(Set{"v4_forms",
                        SetType::ipv4_addr,
                        {
-                           {{10, 0, 0, 1}, {10, 0, 0, 1}},        // host
-                           {{10, 0, 1, 0}, {10, 0, 1, 255}},      // /24
-                           {{10, 0, 2, 0}, {10, 0, 5, 255}},      // not one block
-                           {{10, 0, 6, 1}, {10, 0, 6, 2}},        // two addresses, no block
+                           {{10, 0, 0, 1}, {10, 0, 0, 1}},            // host
+                           {{10, 0, 1, 0}, {10, 0, 1, 255}},          // /24
+                           {{10, 0, 2, 0}, {10, 0, 5, 255}},          // not one block
+                           {{10, 0, 6, 1}, {10, 0, 6, 2}},            // two addresses, no block
                            {{192, 168, 0, 0}, {192, 169, 255, 255}},  // /15
                        }});
   t.sets.push_back(Set{"v6_forms",
@@ -64,15 +64,17 @@ DesiredState every_variant() {
                            {v6("fd00:10::"), v6("fd00:10::ffff:ffff:ffff:ffff")},
                            {v6("fd00:20::5"), v6("fd00:20::9")},
                        }});
-  t.sets.push_back(Set{"v4_everything", SetType::ipv4_addr, {{{0, 0, 0, 0}, {255, 255, 255, 255}}}});
-  t.sets.push_back(Set{"v6_everything",
-                       SetType::ipv6_addr,
-                       {{Bytes(16, 0x00), Bytes(16, 0xff)}}});
-  t.sets.push_back(Set{"ports",
-                       SetType::inet_service,
-                       {{{0, 80}, {0, 80}}, {{0x01, 0xbb}, {0x01, 0xbb}}, {{0x1f, 0x40}, {0x1f, 0xa4}}}});
+  t.sets.push_back(
+      Set{"v4_everything", SetType::ipv4_addr, {{{0, 0, 0, 0}, {255, 255, 255, 255}}}});
+  t.sets.push_back(Set{"v6_everything", SetType::ipv6_addr, {{Bytes(16, 0x00), Bytes(16, 0xff)}}});
+  t.sets.push_back(
+      Set{"ports",
+          SetType::inet_service,
+          {{{0, 80}, {0, 80}}, {{0x01, 0xbb}, {0x01, 0xbb}}, {{0x1f, 0x40}, {0x1f, 0xa4}}}});
   t.sets.push_back(Set{"empty", SetType::ipv4_addr, {}});
-  t.maps.push_back(VerdictMap{"zone_in", {{"eth0", "in_a"}, {"veth-int0", "in_a"}}});
+  // "tap*" and "a*b" are legal Linux interface names, not globs.
+  t.maps.push_back(VerdictMap{
+      "zone_in", {{"a*b", "in_a"}, {"eth0", "in_a"}, {"tap*", "in_a"}, {"veth-int0", "in_a"}}});
   t.maps.push_back(VerdictMap{"zone_out", {{"eth0", "out_a"}}});
   t.maps.push_back(VerdictMap{"zone_empty", {}});
 
@@ -83,10 +85,8 @@ DesiredState every_variant() {
   invalid.counter = true;
   input.rules.push_back(invalid);
   input.rules.push_back(rule({MatchCtState{ct::new_ | 64 | 0x100}}, VerdictKind::accept));
-  input.rules.push_back(
-      rule({MatchL4proto{58}, MatchIcmpv6Type{135}}, VerdictKind::accept));
-  input.rules.push_back(
-      rule({MatchL4proto{58}, MatchIcmpv6Type{136}}, VerdictKind::accept));
+  input.rules.push_back(rule({MatchL4proto{58}, MatchIcmpv6Type{135}}, VerdictKind::accept));
+  input.rules.push_back(rule({MatchL4proto{58}, MatchIcmpv6Type{136}}, VerdictKind::accept));
   input.rules.push_back(rule({MatchL4proto{58}, MatchIcmpv6Type{200}}, VerdictKind::accept));
   input.rules.push_back(rule({}, VerdictKind::vmap));
   input.rules.back().verdict.target = "zone_in";
@@ -97,6 +97,7 @@ DesiredState every_variant() {
 
   Chain output{"output", BaseChain{Hook::output, 10, true}, {}};
   output.rules.push_back(rule({MatchIfname{IfDirection::output, "lo"}}, VerdictKind::accept));
+  output.rules.push_back(rule({MatchIfname{IfDirection::output, "tap*"}}, VerdictKind::drop));
   Rule out_vmap;
   out_vmap.verdict = Verdict{VerdictKind::vmap, "zone_out", IfDirection::output};
   output.rules.push_back(out_vmap);
@@ -116,10 +117,12 @@ DesiredState every_variant() {
       rule({MatchL4proto{17}, MatchPort{8000, 8100}}, VerdictKind::accept, "udp-range"));
   a.rules.push_back(rule({MatchL4proto{6}, MatchPortSet{"ports"}}, VerdictKind::accept, "tcp-set"));
   a.rules.push_back(rule({MatchL4proto{132}, MatchPort{5, 6}}, VerdictKind::accept, "th-range"));
-  a.rules.push_back(rule({MatchL4proto{17}, MatchPortSet{"ports"}}, VerdictKind::accept, "udp-set"));
+  a.rules.push_back(
+      rule({MatchL4proto{17}, MatchPortSet{"ports"}}, VerdictKind::accept, "udp-set"));
   a.rules.push_back(rule({MatchPort{53, 53}}, VerdictKind::accept, "th-no-proto"));
   for (int p : {1, 50, 51, 58, 47})
-    a.rules.push_back(rule({MatchL4proto{static_cast<std::uint8_t>(p)}}, VerdictKind::accept, "proto-" + std::to_string(p)));
+    a.rules.push_back(rule({MatchL4proto{static_cast<std::uint8_t>(p)}}, VerdictKind::accept,
+                           "proto-" + std::to_string(p)));
   a.rules.push_back(rule({MatchNfproto{Family::ipv4}}, VerdictKind::accept, "nfproto4"));
   a.rules.push_back(rule({MatchNfproto{Family::ipv6}}, VerdictKind::drop, "nfproto6"));
   Rule logged = rule({MatchL4proto{6}, MatchPort{23, 23}}, VerdictKind::none, "custom-log");
@@ -135,7 +138,9 @@ DesiredState every_variant() {
   return s;
 }
 
-TEST(NftTextGolden, EveryVariant) { expect_golden("nft_text_variants.nft", render_nft(every_variant())); }
+TEST(NftTextGolden, EveryVariant) {
+  expect_golden("nft_text_variants.nft", render_nft(every_variant()));
+}
 
 TEST(NftTextGolden, ReplacePreamble) {
   DesiredState s;
@@ -162,10 +167,26 @@ TEST(NftText, PortSelectorFollowsTheL4proto) {
   EXPECT_EQ(render_rule(rule({MatchPort{1, 1}}, VerdictKind::accept)), "th dport 1 accept");
 }
 
+TEST(NftText, AsteriskInAnInterfaceNameIsLiteral) {
+  EXPECT_EQ(render_rule(rule({MatchIfname{IfDirection::input, "tap*"}}, VerdictKind::accept)),
+            "iifname \"tap\\*\" accept");
+  DesiredState s;
+  // nft treats only a trailing '*' as a wildcard and keeps other backslashes.
+  s.table.maps.push_back(VerdictMap{"m", {{"a*b", "c"}, {"d*", "e"}}});
+  EXPECT_NE(render_nft(s).find("elements = { \"a*b\" : jump c, \"d\\*\" : jump e }"),
+            std::string::npos)
+      << render_nft(s);
+  // Only interface names are escaped: comments and log prefixes are not globs.
+  Rule r = rule({}, VerdictKind::none, "x*");
+  r.log = Log{"y*"};
+  EXPECT_EQ(render_rule(r),
+            "limit rate 10/second burst 5 packets log prefix \"y*\" comment \"x*\"");
+}
+
 TEST(NftText, RulePartsInOrder) {
-  Rule r = rule({MatchAddressSet{Family::ipv4, true, "g4_a"},
-                 MatchAddressSet{Family::ipv6, false, "g6_b"}},
-                VerdictKind::drop, "name");
+  Rule r = rule(
+      {MatchAddressSet{Family::ipv4, true, "g4_a"}, MatchAddressSet{Family::ipv6, false, "g6_b"}},
+      VerdictKind::drop, "name");
   r.counter = true;
   r.log = Log{"p: "};
   EXPECT_EQ(render_rule(r),
@@ -202,10 +223,12 @@ TEST(NftText, IntervalsRenderAsPrefixesOnlyWhenExactlyOneBlock) {
 
 TEST(NftText, EmptySetsAndMapsHaveNoElementsLine) {
   auto text = render_set(Set{"e", SetType::ipv6_addr, {}});
-  EXPECT_EQ(text, "table inet netpolicy {\n\tset e {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t}\n}\n");
+  EXPECT_EQ(text,
+            "table inet netpolicy {\n\tset e {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t}\n}\n");
   DesiredState s;
   s.table.maps.push_back(VerdictMap{"m", {}});
-  EXPECT_EQ(render_nft(s), "table inet netpolicy {\n\tmap m {\n\t\ttype ifname : verdict\n\t}\n}\n");
+  EXPECT_EQ(render_nft(s),
+            "table inet netpolicy {\n\tmap m {\n\t\ttype ifname : verdict\n\t}\n}\n");
 }
 
 TEST(NftText, BaseChainHeader) {
@@ -224,7 +247,9 @@ TEST(NftText, BaseChainHeader) {
             "}\n");
 }
 
-TEST(NftText, Deterministic) { EXPECT_EQ(render_nft(every_variant()), render_nft(every_variant())); }
+TEST(NftText, Deterministic) {
+  EXPECT_EQ(render_nft(every_variant()), render_nft(every_variant()));
+}
 
 }  // namespace
 }  // namespace netpolicy::filter
