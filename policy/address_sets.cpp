@@ -59,10 +59,10 @@ filter::Set address_set(std::string name, Family family, const std::vector<IpPre
   std::vector<filter::Interval> intervals;
   for (const auto& prefix : prefixes)
     if (prefix.family == family) intervals.push_back(prefix_interval(prefix));
-  return filter::Set{std::move(name),
-                     family == Family::ipv4 ? filter::SetType::ipv4_addr
-                                            : filter::SetType::ipv6_addr,
-                     merge_intervals(std::move(intervals))};
+  return filter::Set{
+      std::move(name),
+      family == Family::ipv4 ? filter::SetType::ipv4_addr : filter::SetType::ipv6_addr,
+      merge_intervals(std::move(intervals))};
 }
 
 filter::Set port_set(std::string name, const std::vector<PortRange>& ranges) {

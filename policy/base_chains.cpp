@@ -35,9 +35,8 @@ filter::Chain base_chain(const Settings& settings, filter::Hook hook, Direction 
                                               : "forward";
   chain.base = filter::BaseChain{hook, 0, settings.unknown_interfaces == Verdict::allow};
   if (local) chain.rules.push_back(rule({filter::MatchIfname{key, "lo"}}, VerdictKind::accept));
-  chain.rules.push_back(
-      rule({filter::MatchCtState{filter::ct::established | filter::ct::related}},
-           VerdictKind::accept));
+  chain.rules.push_back(rule({filter::MatchCtState{filter::ct::established | filter::ct::related}},
+                             VerdictKind::accept));
   chain.rules.push_back(
       rule({filter::MatchCtState{filter::ct::invalid}}, VerdictKind::drop, /*counter=*/true));
   if (local) {

@@ -51,8 +51,8 @@ filter::DesiredState compile(const Policy& policy, const InterfaceView& view) {
       bool present = false;
       for (const auto& p : group.prefixes) present = present || p.family == family;
       if (present)
-        table.sets.push_back(address_set(group_set_name(group.name, family), family,
-                                         group.prefixes));
+        table.sets.push_back(
+            address_set(group_set_name(group.name, family), family, group.prefixes));
     }
   }
 

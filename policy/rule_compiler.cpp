@@ -10,8 +10,12 @@ namespace {
 
 constexpr std::array<Family, 2> kFamilies{Family::ipv4, Family::ipv6};
 
-std::size_t index(Family family) { return family == Family::ipv4 ? 0 : 1; }
-char digit(Family family) { return family == Family::ipv4 ? '4' : '6'; }
+std::size_t index(Family family) {
+  return family == Family::ipv4 ? 0 : 1;
+}
+char digit(Family family) {
+  return family == Family::ipv4 ? '4' : '6';
+}
 
 // A rule's from or to list, resolved per family.
 struct Side {
@@ -124,7 +128,9 @@ std::string group_set_name(const std::string& group, Family family) {
   return std::string{"g"} + digit(family) + "_" + group;
 }
 
-std::string rule_log_prefix(const std::string& rule) { return "netpolicy: rule " + rule + ": "; }
+std::string rule_log_prefix(const std::string& rule) {
+  return "netpolicy: rule " + rule + ": ";
+}
 
 CompiledRule compile_rule(const Policy& policy, const Rule& rule) {
   CompiledRule compiled;

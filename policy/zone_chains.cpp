@@ -7,18 +7,24 @@ namespace {
 
 std::string direction_word(Direction direction) {
   switch (direction) {
-    case Direction::in: return "inbound";
-    case Direction::out: return "outbound";
-    case Direction::forward: return "forward";
+    case Direction::in:
+      return "inbound";
+    case Direction::out:
+      return "outbound";
+    case Direction::forward:
+      return "forward";
   }
   return {};
 }
 
 Verdict default_verdict(const Defaults& defaults, Direction direction) {
   switch (direction) {
-    case Direction::in: return defaults.inbound;
-    case Direction::out: return defaults.outbound;
-    case Direction::forward: return defaults.forward;
+    case Direction::in:
+      return defaults.inbound;
+    case Direction::out:
+      return defaults.outbound;
+    case Direction::forward:
+      return defaults.forward;
   }
   return Verdict::block;
 }
@@ -51,18 +57,24 @@ void append_default(const Settings& settings, Direction direction, filter::Chain
 
 std::string zone_chain_name(Direction direction, const std::string& zone) {
   switch (direction) {
-    case Direction::in: return "in_" + zone;
-    case Direction::out: return "out_" + zone;
-    case Direction::forward: return "fwd_" + zone;
+    case Direction::in:
+      return "in_" + zone;
+    case Direction::out:
+      return "out_" + zone;
+    case Direction::forward:
+      return "fwd_" + zone;
   }
   return {};
 }
 
 std::string zone_map_name(Direction direction) {
   switch (direction) {
-    case Direction::in: return "zone_in";
-    case Direction::out: return "zone_out";
-    case Direction::forward: return "zone_fwd";
+    case Direction::in:
+      return "zone_in";
+    case Direction::out:
+      return "zone_out";
+    case Direction::forward:
+      return "zone_fwd";
   }
   return {};
 }

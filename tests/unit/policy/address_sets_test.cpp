@@ -12,7 +12,9 @@ using testing::port;
 using testing::prefix;
 using Bytes = std::vector<std::uint8_t>;
 
-filter::Interval v4(Bytes first, Bytes last) { return {std::move(first), std::move(last)}; }
+filter::Interval v4(Bytes first, Bytes last) {
+  return {std::move(first), std::move(last)};
+}
 
 TEST(CompilerAddressSets, PrefixIntervalCoversThePrefix) {
   EXPECT_EQ(prefix_interval(prefix("10.1.0.0/16")), v4({10, 1, 0, 0}, {10, 1, 255, 255}));
@@ -35,26 +37,27 @@ TEST(CompilerAddressSets, MergeSortsAndJoinsOverlappingAndAdjacent) {
   auto merged = merge_intervals({
       v4({10, 0, 0, 128}, {10, 0, 0, 255}),  // adjacent to the next after sorting
       v4({10, 0, 0, 0}, {10, 0, 0, 127}),
-      v4({10, 0, 2, 0}, {10, 0, 2, 255}),    // gap of 10.0.1.x before it
-      v4({10, 0, 2, 5}, {10, 0, 2, 9}),      // inside the previous
-      v4({10, 0, 2, 200}, {10, 0, 3, 10}),   // overlaps its end
+      v4({10, 0, 2, 0}, {10, 0, 2, 255}),   // gap of 10.0.1.x before it
+      v4({10, 0, 2, 5}, {10, 0, 2, 9}),     // inside the previous
+      v4({10, 0, 2, 200}, {10, 0, 3, 10}),  // overlaps its end
   });
   EXPECT_EQ(merged, (std::vector<filter::Interval>{v4({10, 0, 0, 0}, {10, 0, 0, 255}),
                                                    v4({10, 0, 2, 0}, {10, 0, 3, 10})}));
 }
 
 TEST(CompilerAddressSets, MergeKeepsGapsOfOneAddress) {
-  auto merged = merge_intervals({v4({10, 0, 0, 1}, {10, 0, 0, 1}), v4({10, 0, 0, 3}, {10, 0, 0, 3})});
+  auto merged =
+      merge_intervals({v4({10, 0, 0, 1}, {10, 0, 0, 1}), v4({10, 0, 0, 3}, {10, 0, 0, 3})});
   EXPECT_EQ(merged.size(), 2u);
 }
 
 TEST(CompilerAddressSets, MergeHandlesTheTopOfTheKeySpace) {
-  auto merged = merge_intervals({v4({255, 255, 255, 255}, {255, 255, 255, 255}),
-                                 v4({0, 0, 0, 0}, {255, 255, 255, 255})});
+  auto merged = merge_intervals(
+      {v4({255, 255, 255, 255}, {255, 255, 255, 255}), v4({0, 0, 0, 0}, {255, 255, 255, 255})});
   EXPECT_EQ(merged, (std::vector<filter::Interval>{v4({0, 0, 0, 0}, {255, 255, 255, 255})}));
   auto ports = port_set("p", {port("65535"), port("65000-65535"), port("1")});
-  EXPECT_EQ(ports.elements, (std::vector<filter::Interval>{{{0, 1}, {0, 1}},
-                                                           {{0xfd, 0xe8}, {0xff, 0xff}}}));
+  EXPECT_EQ(ports.elements,
+            (std::vector<filter::Interval>{{{0, 1}, {0, 1}}, {{0xfd, 0xe8}, {0xff, 0xff}}}));
 }
 
 TEST(CompilerAddressSets, AddressSetKeepsOnlyItsFamily) {

@@ -173,19 +173,20 @@ TEST(CompilerGolden, AddressGroupsLiteralsAndMerging) {
 }
 
 TEST(CompilerGolden, ZonesAndInterfaceClassification) {
-  Policy p = PolicyBuilder{}
-                 .zone("public", {"eth0", "wl*"})
-                 .zone("internal", {"eth*", "veth-int*"})
-                 .zone("dmz", {"dmz[0-9]"})
-                 .zone("spare", {"nomatch*"})
-                 .rule(allow("all-zones").protocol(proto::tcp).ports({"22"}))
-                 .rule(allow("internal-only").zones({"internal"}).protocol(proto::tcp).ports({"80"}))
-                 .rule(allow("public-and-dmz", kOut)
-                           .zones({"public", "dmz"})
-                           .protocol(proto::udp)
-                           .ports({"53"}))
-                 .rule(allow("fwd-internal", kFwd).zones({"internal"}))
-                 .build();
+  Policy p =
+      PolicyBuilder{}
+          .zone("public", {"eth0", "wl*"})
+          .zone("internal", {"eth*", "veth-int*"})
+          .zone("dmz", {"dmz[0-9]"})
+          .zone("spare", {"nomatch*"})
+          .rule(allow("all-zones").protocol(proto::tcp).ports({"22"}))
+          .rule(allow("internal-only").zones({"internal"}).protocol(proto::tcp).ports({"80"}))
+          .rule(allow("public-and-dmz", kOut)
+                    .zones({"public", "dmz"})
+                    .protocol(proto::udp)
+                    .ports({"53"}))
+          .rule(allow("fwd-internal", kFwd).zones({"internal"}))
+          .build();
   // Unsorted, with lo, a duplicate and interfaces no glob matches.
   InterfaceView view =
       interfaces({"wlan0", "tun0", "eth1", "lo", "veth-int0", "dmz10", "eth0", "dmz1", "eth1"});
@@ -315,21 +316,23 @@ TEST(CompilerRules, ZoneChainsComeInZoneOrderAfterTheBaseChains) {
   auto state = compile(p, interfaces({}));
   std::vector<std::string> names;
   for (const auto& c : state.table.chains) names.push_back(c.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"input", "output", "forward", "in_b", "out_b",
-                                             "fwd_b", "in_a", "out_a", "fwd_a"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"input", "output", "forward", "in_b", "out_b", "fwd_b",
+                                             "in_a", "out_a", "fwd_a"}));
   std::vector<std::string> maps;
   for (const auto& m : state.table.maps) maps.push_back(m.name);
   EXPECT_EQ(maps, (std::vector<std::string>{"zone_in", "zone_out", "zone_fwd"}));
 }
 
 TEST(CompilerDeterminism, SameInputSameTextAndInterfaceOrderDoesNotMatter) {
-  Policy p = PolicyBuilder{}
-                 .zone("public", {"eth0", "wl*"})
-                 .zone("internal", {"eth*"})
-                 .group("admins", {"10.10.0.0/24", "fd00:10::/64"})
-                 .rule(allow("ssh").from({"admins", "192.0.2.1"}).protocol(proto::tcp).ports({"22", "2222"}))
-                 .rule(block("rest", kFwd))
-                 .build();
+  Policy p =
+      PolicyBuilder{}
+          .zone("public", {"eth0", "wl*"})
+          .zone("internal", {"eth*"})
+          .group("admins", {"10.10.0.0/24", "fd00:10::/64"})
+          .rule(
+              allow("ssh").from({"admins", "192.0.2.1"}).protocol(proto::tcp).ports({"22", "2222"}))
+          .rule(block("rest", kFwd))
+          .build();
   const std::string first = render(p, interfaces({"eth0", "eth1", "wlan0", "eth2"}));
   EXPECT_EQ(first, render(p, interfaces({"eth0", "eth1", "wlan0", "eth2"})));
   EXPECT_EQ(first, render(p, interfaces({"wlan0", "eth2", "eth1", "eth0"})));

@@ -23,7 +23,9 @@ inline IpPrefix prefix(std::string_view text) {
 // "22" or "8000-8100".
 inline PortRange port(std::string_view text) {
   auto dash = text.find('-');
-  auto number = [](std::string_view s) { return static_cast<std::uint16_t>(std::stoul(std::string{s})); };
+  auto number = [](std::string_view s) {
+    return static_cast<std::uint16_t>(std::stoul(std::string{s}));
+  };
   if (dash == std::string_view::npos) return {number(text), number(text)};
   return {number(text.substr(0, dash)), number(text.substr(dash + 1))};
 }
