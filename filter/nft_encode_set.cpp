@@ -77,15 +77,19 @@ std::vector<std::uint8_t> successor(std::vector<std::uint8_t> key) {
   return key;
 }
 
-// Upper bound on one element inside NFTA_SET_ELEM_LIST_ELEMENTS.
-std::size_t element_bound(std::size_t key_len, std::size_t chain_len) {
-  std::size_t n = 4                      // NFTA_LIST_ELEM
-                  + 8                    // NFTA_SET_ELEM_FLAGS
-                  + 8 + align4(key_len)  // NFTA_SET_ELEM_KEY { NFTA_DATA_VALUE }
-                  + 4 + 8;               // NFTA_SET_ELEM_USERDATA (6 bytes)
-  if (chain_len > 0) {
-    n += 4 + 4 + 8 + 4 + align4(chain_len + 1);  // DATA { VERDICT { CODE, CHAIN } }
-  }
+// Upper bound on one element inside NFTA_SET_ELEM_LIST_ELEMENTS, given
+// what it carries.
+struct ElementShape {
+  std::size_t key_len = 0;
+  bool end_flag = false;     // NFTA_SET_ELEM_FLAGS
+  bool userdata = false;     // NFTA_SET_ELEM_USERDATA (interval-open flag, 6 bytes)
+  std::size_t chain_len = 0; // verdict jump target, 0 if none
+};
+std::size_t element_bound(const ElementShape& e) {
+  std::size_t n = 4 + 8 + align4(e.key_len);  // NFTA_LIST_ELEM, KEY { DATA_VALUE }
+  if (e.end_flag) n += 8;
+  if (e.userdata) n += 4 + align4(6);
+  if (e.chain_len > 0) n += 4 + 4 + 8 + 4 + align4(e.chain_len + 1);  // DATA { VERDICT { CODE, CHAIN } }
   return n;
 }
 
@@ -145,9 +149,10 @@ NftnlSetPtr encode_map(const std::string& table, const VerdictMap& map, std::uin
 
 // Interval encoding: [first, last] becomes a start element `first` and an
 // end element `last + 1` flagged NFT_SET_ELEM_INTERVAL_END. When `last` is
-// the largest key there is no `last + 1`: the range stays open and, as nft
-// does, the start element carries NFTNL_SET_ELEM_F_INTERVAL_OPEN in its
-// userdata so nft prints it as a range (e.g. 240.0.0.0/4), not a single.
+// the largest key there is no `last + 1`: the range stays open. nft marks
+// such a start element with NFTNL_SET_ELEM_F_INTERVAL_OPEN in its userdata;
+// we do the same, although nft 1.0.6 lists 240.0.0.0/4 identically without
+// it (checked), so the element reads back as nft itself would write it.
 //
 // nft 1.0.6 also sends an end element with key 0 in front of a set whose
 // first interval does not start at 0. The kernel does not need it: the
@@ -158,7 +163,6 @@ NftnlSetPtr encode_map(const std::string& table, const VerdictMap& map, std::uin
 Result<std::vector<NftnlSetPtr>> encode_set_elements(const std::string& table, const Set& set,
                                                      std::uint32_t id) {
   const std::size_t len = key_type(set.type).len;
-  const std::size_t bound = element_bound(len, 0);
   ElementChunks chunks(table, set.name, id);
   for (const Interval& interval : set.elements) {
     if (interval.first.size() != len || interval.last.size() != len) {
@@ -177,14 +181,14 @@ Result<std::vector<NftnlSetPtr>> encode_set_elements(const std::string& table, c
       nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_ELEM_FLAGS, NFTNL_SET_ELEM_F_INTERVAL_OPEN);
       nftnl_set_elem_set(start.get(), NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(udata.get()),
                          nftnl_udata_buf_len(udata.get()));
-      chunks.add(std::move(start), bound);
+      chunks.add(std::move(start), element_bound({len, false, true, 0}));
       continue;
     }
-    chunks.add(std::move(start), bound);
+    chunks.add(std::move(start), element_bound({len, false, false, 0}));
     const std::vector<std::uint8_t> end_key = successor(interval.last);
     NftnlSetElemPtr end = new_element(end_key.data(), len);
     nftnl_set_elem_set_u32(end.get(), NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-    chunks.add(std::move(end), bound);
+    chunks.add(std::move(end), element_bound({len, true, false, 0}));
   }
   return chunks.take();
 }
@@ -204,7 +208,7 @@ Result<std::vector<NftnlSetPtr>> encode_map_elements(const std::string& table,
     NftnlSetElemPtr e = new_element(key, kIfnameKeyLen);
     nftnl_set_elem_set_u32(e.get(), NFTNL_SET_ELEM_VERDICT, static_cast<std::uint32_t>(NFT_JUMP));
     nftnl_set_elem_set_str(e.get(), NFTNL_SET_ELEM_CHAIN, element.chain.c_str());
-    chunks.add(std::move(e), element_bound(kIfnameKeyLen, element.chain.size()));
+    chunks.add(std::move(e), element_bound({kIfnameKeyLen, false, false, element.chain.size()}));
   }
   return chunks.take();
 }
