@@ -48,6 +48,7 @@ Pos Diagnostics::at_value(const Node& key, const Node& value) const {
 }
 
 void Diagnostics::error(Pos pos, const KeyPath& path, std::string_view message) {
+  if (closed_) return;
   std::string text = path.str();
   if (!text.empty()) text += ": ";
   text += message;
@@ -69,6 +70,7 @@ bool Reader::visit(const Node& node) {
   diags.error(diags.at(node), KeyPath{},
               "the policy has more than " + std::to_string(limits.max_nodes) +
                   " entries (counting each use of an alias); stopped reading here");
+  diags.close();
   return false;
 }
 

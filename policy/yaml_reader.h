@@ -47,8 +47,13 @@ class Diagnostics {
   [[nodiscard]] Pos at_value(const Node& key, const Node& value) const;
   [[nodiscard]] Location location(Pos pos) const { return Location{file_, pos.line, pos.column}; }
 
-  // "PATH: MESSAGE" at `pos`; just MESSAGE at the root.
+  // "PATH: MESSAGE" at `pos`; just MESSAGE at the root. Ignored once
+  // closed.
   void error(Pos pos, const KeyPath& path, std::string_view message);
+  // Stops taking errors: reading was cut short, and whatever the readers
+  // say while they unwind (a key "missing" because it was never reached)
+  // would be false.
+  void close() { closed_ = true; }
   [[nodiscard]] bool empty() const { return list_.empty(); }
   // Every error, sorted by line and column (stable: same place, found order).
   [[nodiscard]] std::vector<Diagnostic> take_sorted();
@@ -57,6 +62,7 @@ class Diagnostics {
   std::string file_;
   std::string_view text_;
   std::vector<Diagnostic> list_;
+  bool closed_ = false;
 };
 
 // Shared state of one load: the errors, the caps, and the work budgets that
