@@ -10,19 +10,32 @@ namespace netpolicy::daemon {
 
 std::string_view field_name(Field field) {
   switch (field) {
-    case Field::policy_path: return "POLICY_PATH";
-    case Field::policy_source: return "POLICY_SOURCE";
-    case Field::policy_sha256: return "POLICY_SHA256";
-    case Field::rules: return "RULES";
-    case Field::interfaces: return "INTERFACES";
-    case Field::interface: return "INTERFACE";
-    case Field::ifindex: return "IFINDEX";
-    case Field::rule: return "RULE";
-    case Field::error_code: return "ERROR_CODE";
-    case Field::error: return "ERROR";
-    case Field::error_location: return "ERROR_LOCATION";
-    case Field::reason: return "REASON";
-    case Field::action_taken: return "ACTION_TAKEN";
+    case Field::policy_path:
+      return "POLICY_PATH";
+    case Field::policy_source:
+      return "POLICY_SOURCE";
+    case Field::policy_sha256:
+      return "POLICY_SHA256";
+    case Field::rules:
+      return "RULES";
+    case Field::interfaces:
+      return "INTERFACES";
+    case Field::interface:
+      return "INTERFACE";
+    case Field::ifindex:
+      return "IFINDEX";
+    case Field::rule:
+      return "RULE";
+    case Field::error_code:
+      return "ERROR_CODE";
+    case Field::error:
+      return "ERROR";
+    case Field::error_location:
+      return "ERROR_LOCATION";
+    case Field::reason:
+      return "REASON";
+    case Field::action_taken:
+      return "ACTION_TAKEN";
   }
   return "UNKNOWN_FIELD";
 }

@@ -1,11 +1,10 @@
 #include "daemon/daemon.h"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <time.h>
-
-#include <fmt/format.h>
 
 #include <cerrno>
 #include <csignal>
@@ -162,15 +161,15 @@ int Daemon::run() {
 
 void Daemon::reload(const signalfd_siginfo& si) {
   AuditRecord req{Event::reload_requested,
-                  fmt::format("Reload of policy {} requested (SIGHUP from pid {})",
-                              options_.config, si.ssi_pid),
+                  fmt::format("Reload of policy {} requested (SIGHUP from pid {})", options_.config,
+                              si.ssi_pid),
                   {}};
   req.add(Field::policy_path, options_.config)
       .add(Field::reason, fmt::format("SIGHUP from pid {}", si.ssi_pid));
   audit_.record(req);
 
-  notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading policy {}",
-                     monotonic_usec(), options_.config));
+  notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading policy {}", monotonic_usec(),
+                     options_.config));
   PolicyEngine::Outcome outcome = engine_->apply_file(options_.config);
   if (outcome.applied)
     notify("READY=1\nSTATUS=" + engine_->status());
@@ -183,10 +182,10 @@ void Daemon::stop(const signalfd_siginfo& si) {
   const char* name = sigabbrev_np(static_cast<int>(si.ssi_signo));
   const AppliedPolicy* now = engine_ ? engine_->current() : nullptr;
   std::string table = now ? now->state.table.name : std::string{"netpolicy"};
-  AuditRecord rec{Event::service_stopped,
-                  fmt::format("netpolicyd stopping on SIG{}; the rules stay in the kernel",
-                              name ? name : "?"),
-                  {}};
+  AuditRecord rec{
+      Event::service_stopped,
+      fmt::format("netpolicyd stopping on SIG{}; the rules stay in the kernel", name ? name : "?"),
+      {}};
   rec.add(Field::policy_path, now ? now->policy.path : options_.config)
       .add(Field::policy_sha256, now ? now->policy.sha256 : std::string{})
       .add(Field::reason, fmt::format("SIG{} from pid {}", name ? name : "?", si.ssi_pid))

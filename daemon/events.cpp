@@ -11,14 +11,10 @@ namespace {
 // The table of DESIGN.md "Audit events", in the order of the Event enum.
 // EVENT_IDs below 5490 are the Windows IPsec events with the same meaning.
 constexpr std::array<EventInfo, 18> kEvents{{
-    {Event::service_started, "service-started", 5478, LOG_INFO,
-     "a29dbac7ffa141369e77a954c6de4104"},
-    {Event::service_stopped, "service-stopped", 5479, LOG_INFO,
-     "cc8a7de14b624c98a08ade3ccba6759b"},
-    {Event::policy_applied, "policy-applied", 5460, LOG_INFO,
-     "02c7fb1e39604aa28535d3498340d333"},
-    {Event::policy_failed, "policy-failed", 5461, LOG_ERR,
-     "8eb727020cc44f3ca8539e3857dea9ab"},
+    {Event::service_started, "service-started", 5478, LOG_INFO, "a29dbac7ffa141369e77a954c6de4104"},
+    {Event::service_stopped, "service-stopped", 5479, LOG_INFO, "cc8a7de14b624c98a08ade3ccba6759b"},
+    {Event::policy_applied, "policy-applied", 5460, LOG_INFO, "02c7fb1e39604aa28535d3498340d333"},
+    {Event::policy_failed, "policy-failed", 5461, LOG_ERR, "8eb727020cc44f3ca8539e3857dea9ab"},
     {Event::central_policy_applied, "central-policy-applied", 5456, LOG_INFO,
      "86e16fc0865a4cb49d230997166d8842"},
     {Event::central_policy_failed, "central-policy-failed", 5457, LOG_ERR,
@@ -59,8 +55,12 @@ static_assert(table_matches_enum(), "kEvents must follow the order of enum Event
 
 }  // namespace
 
-const EventInfo& event_info(Event event) { return kEvents.at(static_cast<std::size_t>(event)); }
+const EventInfo& event_info(Event event) {
+  return kEvents.at(static_cast<std::size_t>(event));
+}
 
-const std::array<EventInfo, 18>& all_events() { return kEvents; }
+const std::array<EventInfo, 18>& all_events() {
+  return kEvents;
+}
 
 }  // namespace netpolicy::daemon

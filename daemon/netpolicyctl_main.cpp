@@ -1,12 +1,10 @@
 // netpolicyctl [--runtime-dir DIR] COMMAND [--json]
 // Commands that need no running daemon: `check FILE`, `export FILE`.
 #include <CLI/CLI.hpp>
-
 #include <exception>
 #include <iostream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "daemon/check.h"
 #include "daemon/policy_source.h"

@@ -1,6 +1,5 @@
 // netpolicyd [--config PATH] [--check] [--runtime-dir DIR] [--state-dir DIR]
 #include <CLI/CLI.hpp>
-
 #include <exception>
 #include <iostream>
 

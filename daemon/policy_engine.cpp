@@ -43,8 +43,7 @@ PolicyEngine::PolicyEngine(filter::RulesetApplier& applier, InterfaceLister list
 
 std::string PolicyEngine::action_kept() const {
   if (!current_) return kNothingApplied;
-  return fmt::format("kept the previous policy (sha256 {})",
-                     current_->policy.sha256.substr(0, 12));
+  return fmt::format("kept the previous policy (sha256 {})", current_->policy.sha256.substr(0, 12));
 }
 
 std::string PolicyEngine::status() const {
@@ -68,13 +67,12 @@ PolicyEngine::Outcome PolicyEngine::apply_file(const std::string& path) {
         failure->error_code != 0
             ? fmt::format("Failed to read policy file '{}': {}", path,
                           std::strerror(failure->error_code))
-            : fmt::format("Policy {} is invalid: {}: {}{}", path, first.where.to_string(),
-                          first.message,
-                          failure->diagnostics.size() == 1
-                              ? std::string{}
-                              : fmt::format(" (and {} more error{})",
-                                            failure->diagnostics.size() - 1,
-                                            failure->diagnostics.size() == 2 ? "" : "s"));
+            : fmt::format(
+                  "Policy {} is invalid: {}: {}{}", path, first.where.to_string(), first.message,
+                  failure->diagnostics.size() == 1
+                      ? std::string{}
+                      : fmt::format(" (and {} more error{})", failure->diagnostics.size() - 1,
+                                    failure->diagnostics.size() == 2 ? "" : "s"));
     std::string action = action_kept();
     AuditRecord rec{Event::policy_failed, reason + "; " + action, {}};
     rec.add(Field::policy_path, path)
@@ -133,8 +131,8 @@ PolicyEngine::Outcome PolicyEngine::apply_file(const std::string& path) {
   current_ = AppliedPolicy{std::move(policy), std::move(state), view->interfaces.size()};
   const policy::Policy& now = current_->policy;
   AuditRecord rec{Event::policy_applied,
-                  fmt::format("Applied policy {} ({} rules, {} interfaces)", path,
-                              now.rules.size(), current_->interfaces),
+                  fmt::format("Applied policy {} ({} rules, {} interfaces)", path, now.rules.size(),
+                              current_->interfaces),
                   {}};
   rec.add(Field::policy_path, path)
       .add(Field::policy_source, "local")

@@ -46,9 +46,7 @@ class PolicyEngine {
   Outcome apply_file(const std::string& path);
 
   // The policy in force, or nullptr before the first success.
-  [[nodiscard]] const AppliedPolicy* current() const {
-    return current_ ? &*current_ : nullptr;
-  }
+  [[nodiscard]] const AppliedPolicy* current() const { return current_ ? &*current_ : nullptr; }
 
   // One line for sd_notify STATUS=: "policy PATH (N rules), M interfaces",
   // or "no policy applied".

@@ -12,7 +12,7 @@ namespace netpolicy::daemon {
 
 struct PolicyLoadFailure {
   std::vector<policy::Diagnostic> diagnostics;  // never empty
-  int error_code = 0;  // errno when PATH could not be read, else 0
+  int error_code = 0;                           // errno when PATH could not be read, else 0
 };
 
 using PolicyLoad = std::variant<policy::Policy, PolicyLoadFailure>;

@@ -1,8 +1,8 @@
 #pragma once
 // Owners of libsystemd handles: the only place daemon/ releases them.
-#include <memory>
-
 #include <systemd/sd-event.h>
+
+#include <memory>
 
 namespace netpolicy::daemon {
 

@@ -54,9 +54,14 @@ std::optional<IpPrefix> local_address(rtnl_addr* addr) {
   if (local == nullptr) return std::nullopt;
   IpPrefix p;
   switch (nl_addr_get_family(local)) {
-    case AF_INET: p.family = Family::ipv4; break;
-    case AF_INET6: p.family = Family::ipv6; break;
-    default: return std::nullopt;
+    case AF_INET:
+      p.family = Family::ipv4;
+      break;
+    case AF_INET6:
+      p.family = Family::ipv6;
+      break;
+    default:
+      return std::nullopt;
   }
   if (nl_addr_get_len(local) != p.size()) return std::nullopt;
   std::memcpy(p.bytes.data(), nl_addr_get_binary_addr(local), p.size());

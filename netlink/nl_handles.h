@@ -1,9 +1,9 @@
 #pragma once
 // Owners of libnl handles: the only place netlink/ frees them.
-#include <memory>
-
 #include <netlink/cache.h>
 #include <netlink/socket.h>
+
+#include <memory>
 
 namespace netpolicy::netlink {
 

@@ -89,7 +89,8 @@ class PolicyEngineTest : public ::testing::Test {
   void write(const char* text) { std::ofstream(path_, std::ios::trunc) << text; }
 
   PolicyEngine make() {
-    return PolicyEngine{applier_, [this]() -> Result<InterfaceView> {
+    return PolicyEngine{applier_,
+                        [this]() -> Result<InterfaceView> {
                           ++listings_;
                           if (list_error_) return *list_error_;
                           return view_;
@@ -148,8 +149,7 @@ TEST_F(PolicyEngineTest, InvalidPolicyAtStartAppliesNothing) {
   EXPECT_NE(field(r, Field::reason).find(path_ + ":4:1: error: "), std::string::npos)
       << field(r, Field::reason);
   EXPECT_EQ(field(r, Field::error_code), "<absent>");
-  EXPECT_EQ(field(r, Field::action_taken),
-            "no policy applied; the kernel keeps the rules it had");
+  EXPECT_EQ(field(r, Field::action_taken), "no policy applied; the kernel keeps the rules it had");
   // Every diagnostic also goes to stderr in compiler form.
   EXPECT_EQ(diag_.str().rfind(path_ + ":4:1: error: ", 0), 0u) << diag_.str();
 }
