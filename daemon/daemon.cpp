@@ -71,7 +71,7 @@ class Daemon {
   static int on_stop_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   void reload(const signalfd_siginfo& si);
   void stop(const signalfd_siginfo& si);
-  int fail_start(const Error& error, std::string action);
+  int fail(const Error& error, std::string action);
   Status setup_loop();
 
   const DaemonOptions& options_;
@@ -82,14 +82,14 @@ class Daemon {
   std::unique_ptr<PolicyEngine> engine_;
 };
 
-int Daemon::fail_start(const Error& error, std::string action) {
+int Daemon::fail(const Error& error, std::string action) {
   AuditRecord rec{Event::critical_failure, error.describe() + "; " + action, {}};
   rec.add(Field::policy_path, options_.config)
       .add_errno(error.error_code)
       .add(Field::reason, error.describe())
       .add(Field::action_taken, std::move(action));
   audit_.record(rec);
-  notify("STATUS=start failed: " + error.describe());
+  notify("STATUS=failed: " + error.describe());
   return 1;
 }
 
@@ -114,7 +114,7 @@ Status Daemon::setup_loop() {
       return errno_error(fmt::format("Failed to watch signal '{}'", sigabbrev_np(signo)), -r);
     signals_.emplace_back(source);
   }
-  // Pings the watchdog at half of WATCHDOG_USEC when WatchdogSec= is set;
+  // Pings the watchdog well within WATCHDOG_USEC when WatchdogSec= is set;
   // a loop that is stuck stops pinging and systemd restarts us.
   if (int r = sd_event_set_watchdog(event_.get(), true); r < 0)
     return errno_error("Failed to enable the watchdog", -r);
@@ -124,12 +124,11 @@ Status Daemon::setup_loop() {
 int Daemon::run() {
   const std::string no_change = "exiting; the kernel keeps the rules it had";
   // Signals first: a SIGHUP during start-up must not kill us.
-  if (Status s = setup_loop(); !s) return fail_start(s.error(), no_change);
-  if (Status s = make_directories(options_.runtime_dir); !s)
-    return fail_start(s.error(), no_change);
+  if (Status s = setup_loop(); !s) return fail(s.error(), no_change);
+  if (Status s = make_directories(options_.runtime_dir); !s) return fail(s.error(), no_change);
 
   auto backend = filter::NftBackend::open();
-  if (!backend) return fail_start(backend.error(), no_change);
+  if (!backend) return fail(backend.error(), no_change);
   backend_ = std::move(backend.value());
   engine_ = std::make_unique<PolicyEngine>(
       *backend_, [] { return netlink::list_interfaces(); }, audit_);
@@ -153,8 +152,8 @@ int Daemon::run() {
 
   int r = sd_event_loop(event_.get());
   if (r < 0) {
-    return fail_start(errno_error("Failed to run the event loop", -r),
-                      "exiting; the rules stay in the kernel");
+    return fail(errno_error("Failed to run the event loop", -r),
+                "exiting; the rules stay in the kernel");
   }
   return r;
 }
