@@ -25,6 +25,9 @@ NP_TABLE=${NP_TABLE:-netpolicy}
 NP_JOURNALD=/lib/systemd/systemd-journald
 NP_PYTHON=/usr/bin/python3   # Debian's, not whatever python3 a user's PATH holds
 
+# (Set here: bash running as root does not take PS4 from the environment.)
+[[ ${NP_TRACE:-} == 1 ]] && PS4='+ $EPOCHREALTIME ${BASH_SOURCE[0]##*/}:$LINENO: '
+
 NP_PIDS=()        # background processes to stop at exit
 NP_NAMESPACES=()  # network namespaces to delete at exit
 NP_DAEMON_DIRS=() # one directory per daemon start (stderr, notify log)
@@ -71,8 +74,9 @@ np_require_tools() {
 np_isolate() {
   if [[ ${NP_ISOLATED:-} != 1 ]]; then
     export NP_ISOLATED=1 NP_ID=$$
+    # NP_TRACE=1: trace every command with a timestamp (debugging).
     exec unshare --mount --propagation private --pid --fork --kill-child \
-      --mount-proc -- bash "$@"
+      --mount-proc -- bash ${NP_TRACE:+-x} "$@"
   fi
   # As PID 1 the shell ignores signals it has no handler for.
   trap 'exit 130' INT
@@ -255,32 +259,31 @@ $(tail -n 30 "$DAEMON_DIR/stderr")"
   done
 }
 
-# stop_daemon SIGNAL [TIMEOUT_S]: signal the current daemon and wait for it
-# to exit; its exit status goes to DAEMON_STATUS (128+N when killed by N).
-stop_daemon() {
-  local sig=$1 timeout=${2:-15} deadline
-  kill "-$sig" "$DAEMON_PID" || np_fail "cannot send SIG$sig to netpolicyd ($DAEMON_PID)"
-  deadline=$((SECONDS + timeout))
+# np_reap_daemon TIMEOUT_S WHAT: waits for the current daemon to exit; its
+# exit status goes to DAEMON_STATUS (128+N when killed by signal N).
+np_reap_daemon() {
+  local deadline=$((SECONDS + $1))
   while np_alive "$DAEMON_PID"; do
-    ((SECONDS < deadline)) || np_fail "netpolicyd did not exit within ${timeout}s of SIG$sig"
+    ((SECONDS < deadline)) || np_fail "netpolicyd did not exit within ${1}s $2"
     sleep 0.05
   done
   DAEMON_STATUS=0
-  wait "$DAEMON_PID" || DAEMON_STATUS=$?
+  # 2>/dev/null: no "Killed" line from the shell after SIGKILL.
+  wait "$DAEMON_PID" 2>/dev/null || DAEMON_STATUS=$?
 }
 
+# stop_daemon SIGNAL [TIMEOUT_S]: signal the current daemon and wait for it
+# to exit (DAEMON_STATUS).
+stop_daemon() {
+  kill "-$1" "$DAEMON_PID" || np_fail "cannot send SIG$1 to netpolicyd ($DAEMON_PID)"
+  np_reap_daemon "${2:-15}" "of SIG$1"
+}
 
 # run_daemon_foreground NS CONFIG [ARGS...]: runs netpolicyd to completion
-# (with a 20 s limit); its exit status goes to DAEMON_STATUS.
+# (at most 20 s; DAEMON_STATUS).
 run_daemon_foreground() {
   start_daemon "$@"
-  local deadline=$((SECONDS + 20))
-  while np_alive "$DAEMON_PID"; do
-    ((SECONDS < deadline)) || np_fail "netpolicyd did not exit within 20s"
-    sleep 0.05
-  done
-  DAEMON_STATUS=0
-  wait "$DAEMON_PID" || DAEMON_STATUS=$?
+  np_reap_daemon 20 "(it was expected to exit by itself)"
 }
 
 # --- traffic --------------------------------------------------------------------------
@@ -322,6 +325,38 @@ tcp_connects() {
   [[ $out == "$NP_BANNER" ]]
 }
 
+# listen_udp NS ADDR PORT: a UDP server on ADDR:PORT inside NS that answers
+# every datagram with the banner; returns once it is bound.
+listen_udp() {
+  local ns=$1 addr=$2 port=$3 spec i
+  if [[ $addr == *:* ]]; then
+    spec="UDP6-RECVFROM:$port,bind=[$addr],ipv6only=1"
+  else
+    spec="UDP4-RECVFROM:$port,bind=$addr"
+  fi
+  ip netns exec "$ns" socat "$spec,reuseaddr,fork" "SYSTEM:echo $NP_BANNER" \
+    2>>"$NP_TMP/listeners.err" &
+  NP_PIDS+=($!)
+  for ((i = 0; i < 100; i++)); do
+    ip netns exec "$ns" ss -Hlun "sport = :$port" | grep -q . && return 0
+    sleep 0.02
+  done
+  np_fail "UDP listener on $addr port $port in $ns did not start"
+}
+
+# udp_answers NS ADDR PORT [SRC]: true when a datagram from NS (from SRC if
+# given) to ADDR:PORT gets the banner back within 1 s.
+udp_answers() {
+  local ns=$1 addr=$2 port=$3 src=${4:-} target out
+  if [[ $addr == *:* ]]; then
+    target="UDP6:[$addr]:$port${src:+,bind=[$src]}"
+  else
+    target="UDP4:$addr:$port${src:+,bind=$src}"
+  fi
+  out=$(echo probe | timeout 5 ip netns exec "$ns" socat -T1 -t1 - "$target" 2>/dev/null) || true
+  [[ $out == "$NP_BANNER" ]]
+}
+
 # pings NS ADDR [SRC]: true when one echo request gets its reply within 1 s.
 pings() {
   local ns=$1 addr=$2 src=${3:-}
@@ -359,7 +394,7 @@ np_diagnostics() {
     echo "    stderr (last 30 lines):" >&2
     tail -n 30 "$d/stderr" 2>/dev/null | sed 's/^/      /' >&2
     echo "    notify messages:" >&2
-    sed 's/^/      /' "$d/notify.log" 2>/dev/null >&2
+    sed 's/^/      /' "$d/notify.log" >&2 2>/dev/null
   done
   if [[ -n $NP_JOURNALD_PID ]]; then
     echo "--- journal (last 40 entries):" >&2
@@ -390,6 +425,7 @@ np_cleanup() {
     kill -TERM "$NP_JOURNALD_PID" 2>/dev/null
     wait "$NP_JOURNALD_PID" 2>/dev/null
   fi
-  [[ -n ${NP_TMP:-} && ${NP_KEEP_TMP:-0} != 1 ]] && rm -rf "$NP_TMP"
+  # --one-file-system: never delete through a mount point under NP_TMP.
+  [[ -n ${NP_TMP:-} && ${NP_KEEP_TMP:-0} != 1 ]] && rm -rf --one-file-system "$NP_TMP"
   exit "$status"
 }

@@ -32,6 +32,7 @@ expect_invalid() {
   seen: '$line'
   all:
 $CHECK_ERR"
+    echo "   $line"
   done <<<"$CHECK_ERR"
   mapfile -t lines <<<"$CHECK_ERR"
   assert_eq "number of errors for ${f##*/}" "$#" "${#lines[@]}"

@@ -34,12 +34,27 @@ rules:
     protocol: icmp
     action: allow
 EOF
-RULES=$(grep -c '^  - name: ' "$CONFIG")   # the entries under rules:
-SHA=$(sha256sum "$CONFIG" | cut -d' ' -f1)
+# policy_facts: the rule count (entries under rules:) and the file's SHA-256.
+policy_facts() {
+  RULES+=("$(grep -c '^  - name: ' "$CONFIG")")
+  SHA+=("$(sha256sum "$CONFIG" | cut -d' ' -f1)")
+}
+RULES=() SHA=()
+policy_facts
 
 start_daemon "$HOST" "$CONFIG"
 PID=$DAEMON_PID
 wait_notify READY=1
+# A changed policy, so the reload is a real one (an identical file could
+# legitimately be reported as policy-unchanged instead).
+cat >>"$CONFIG" <<'EOF'
+  - name: ntp-out
+    direction: out
+    protocol: udp
+    ports: [123]
+    action: allow
+EOF
+policy_facts
 kill -HUP "$DAEMON_PID"
 wait_notify READY=1 2
 stop_daemon TERM
@@ -49,15 +64,16 @@ wait_event 5479
 # expect_event EVENT_ID NETPOLICY_EVENT MESSAGE_ID PRIORITY COUNT: every
 # such event carries these; exactly COUNT of them.
 expect_event() {
-  local id=$1 name=$2 mid=$3 prio=$4 count=$5 n i
-  n=$(journal_count "$id")
+  local id=$1 name=$2 mid=$3 prio=$4 count=$5 json n i
+  json=$(journal_events "$id")
+  n=$(grep -c . <<<"$json" || true)
   assert_eq "number of EVENT_ID=$id events" "$count" "$n"
   for ((i = 0; i < n; i++)); do
-    assert_eq "${id}[$i] MESSAGE_ID" "$mid" "$(event_field "$id" MESSAGE_ID "$i")"
-    assert_eq "${id}[$i] NETPOLICY_EVENT" "$name" "$(event_field "$id" NETPOLICY_EVENT "$i")"
-    assert_eq "${id}[$i] PRIORITY" "$prio" "$(event_field "$id" PRIORITY "$i")"
-    assert_eq "${id}[$i] _PID" "$PID" "$(event_field "$id" _PID "$i")"
-    assert_match "${id}[$i] MESSAGE" '.{10,}' "$(event_field "$id" MESSAGE "$i")"
+    assert_eq "${id}[$i] MESSAGE_ID" "$mid" "$(json_field "$json" MESSAGE_ID "$i")"
+    assert_eq "${id}[$i] NETPOLICY_EVENT" "$name" "$(json_field "$json" NETPOLICY_EVENT "$i")"
+    assert_eq "${id}[$i] PRIORITY" "$prio" "$(json_field "$json" PRIORITY "$i")"
+    assert_eq "${id}[$i] _PID" "$PID" "$(json_field "$json" _PID "$i")"
+    assert_match "${id}[$i] MESSAGE" '.{10,}' "$(json_field "$json" MESSAGE "$i")"
   done
 }
 
@@ -67,11 +83,12 @@ expect_event 5460 policy-applied 02c7fb1e39604aa28535d3498340d333 6 2
 expect_event 5465 reload-requested 75dbaf015c1e45cb9f78b26c402aad31 6 1
 expect_event 5479 service-stopped cc8a7de14b624c98a08ade3ccba6759b 6 1
 
+applied=$(journal_events 5460)
 for i in 0 1; do
-  assert_eq "5460[$i] POLICY_PATH" "$CONFIG" "$(event_field 5460 POLICY_PATH "$i")"
-  assert_eq "5460[$i] POLICY_SOURCE" local "$(event_field 5460 POLICY_SOURCE "$i")"
-  assert_eq "5460[$i] POLICY_SHA256" "$SHA" "$(event_field 5460 POLICY_SHA256 "$i")"
-  assert_eq "5460[$i] RULES" "$RULES" "$(event_field 5460 RULES "$i")"
+  assert_eq "5460[$i] POLICY_PATH" "$CONFIG" "$(json_field "$applied" POLICY_PATH "$i")"
+  assert_eq "5460[$i] POLICY_SOURCE" local "$(json_field "$applied" POLICY_SOURCE "$i")"
+  assert_eq "5460[$i] POLICY_SHA256" "${SHA[$i]}" "$(json_field "$applied" POLICY_SHA256 "$i")"
+  assert_eq "5460[$i] RULES" "${RULES[$i]}" "$(json_field "$applied" RULES "$i")"
 done
 
 # Order: started and the first policy (either first), then reload requested,

@@ -50,7 +50,7 @@ $3"
 assert_same_text() {
   if [[ $2 != "$3" ]]; then
     fail "$1: texts differ (- expected, + seen):
-$(diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$3") | tail -n +3)"
+$({ diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$3") || true; } | tail -n +3)"
   fi
   ok "$1: identical ($(printf '%s\n' "$2" | wc -l) lines)"
 }
@@ -76,7 +76,26 @@ declare -A NP_LISTENER_NS=()
 # listen NS ADDR PORT: listen_tcp that remembers where the listener runs.
 listen() {
   listen_tcp "$@"
-  NP_LISTENER_NS["$2 $3"]=$1
+  NP_LISTENER_NS["tcp $2 $3"]=$1
+}
+
+# listen_u NS ADDR PORT: the same for UDP.
+listen_u() {
+  listen_udp "$@"
+  NP_LISTENER_NS["udp $2 $3"]=$1
+}
+
+# np_listener_answers PROTO ADDR PORT: the listener answers inside its own
+# namespace (over lo, which the policy always accepts), so a refusal seen
+# from elsewhere can only come from the filter.
+np_listener_answers() {
+  local lns=${NP_LISTENER_NS["$1 $2 $3"]:-}
+  [[ -n $lns ]] || fail "no $1 listener registered for $2 port $3 (use listen/listen_u)"
+  if [[ $1 == tcp ]]; then
+    tcp_connects "$lns" "$2" "$3"
+  else
+    udp_answers "$lns" "$2" "$3"
+  fi || fail "$1 listener $2 port $3 does not answer inside $lns: a blocked check would prove nothing"
 }
 
 # expect_tcp_ok NS ADDR PORT [SRC]
@@ -85,18 +104,28 @@ expect_tcp_ok() {
   ok "TCP ${4:-$1} -> $2 port $3 connects"
 }
 
-# expect_tcp_blocked NS ADDR PORT [SRC]: first proves the listener answers
-# from its own namespace (over lo, which the policy always accepts), so a
-# refusal can only come from the filter.
+# expect_tcp_blocked NS ADDR PORT [SRC]
 expect_tcp_blocked() {
-  local lns=${NP_LISTENER_NS["$2 $3"]:-}
-  [[ -n $lns ]] || fail "no listener registered for $2 port $3 (use listen)"
-  tcp_connects "$lns" "$2" "$3" ||
-    fail "listener $2 port $3 does not answer inside $lns: the blocked check would prove nothing"
+  np_listener_answers tcp "$2" "$3"
   if tcp_connects "$@"; then
     fail "TCP ${4:-$1} -> $2 port $3: expected to be blocked, it connected"
   fi
   ok "TCP ${4:-$1} -> $2 port $3 blocked"
+}
+
+# expect_udp_ok NS ADDR PORT [SRC]
+expect_udp_ok() {
+  udp_answers "$@" || fail "UDP ${4:-$1} -> $2 port $3: expected an answer, none came"
+  ok "UDP ${4:-$1} -> $2 port $3 answered"
+}
+
+# expect_udp_blocked NS ADDR PORT [SRC]
+expect_udp_blocked() {
+  np_listener_answers udp "$2" "$3"
+  if udp_answers "$@"; then
+    fail "UDP ${4:-$1} -> $2 port $3: expected to be blocked, it was answered"
+  fi
+  ok "UDP ${4:-$1} -> $2 port $3 blocked"
 }
 
 # expect_ping_ok NS ADDR [SRC]
@@ -115,11 +144,26 @@ expect_ping_blocked() {
 
 # --- journal -----------------------------------------------------------------------
 
-# event_field EVENT_ID FIELD [INDEX]: FIELD of the INDEX-th (0-based, default
-# the last) such event; fails when there is no such event.
+# json_field JSON_LINES FIELD [INDEX]: FIELD of the INDEX-th (0-based,
+# default the last) JSON object, "<absent>" when it has no such field.
+json_field() {
+  jq -rs --arg f "$2" --argjson i "${3:--1}" '.[$i][$f] // "<absent>"' <<<"$1"
+}
+
+# event_field EVENT_ID FIELD [INDEX]: the same from the journal's events with
+# that EVENT_ID; fails when there is none.
 event_field() {
   local json
   json=$(journal_events "$1")
   [[ -n $json ]] || fail "no journal event EVENT_ID=$1"
-  jq -rs --arg f "$2" --argjson i "${3:--1}" '.[$i][$f] // "<absent>"' <<<"$json"
+  json_field "$json" "$2" "${3:--1}"
+}
+
+# On failure, the diagnostics also show every namespace's ruleset.
+np_on_failure() {
+  local ns
+  for ns in "${NP_NAMESPACES[@]}"; do
+    echo "--- nft list ruleset in $ns:"
+    ip netns exec "$ns" nft list ruleset 2>&1 | sed 's/^/      /'
+  done
 }

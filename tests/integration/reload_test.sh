@@ -50,7 +50,7 @@ write_policy 2223
 kill -HUP "$DAEMON_PID"
 wait_notify READY=1 2
 assert_eq "notify states" "READY=1 RELOADING=1 READY=1" "$(notify_states)"
-assert_match "the RELOADING=1 message" $'(^|\n)MONOTONIC_USEC=[1-9][0-9]*\n' \
+assert_match "the RELOADING=1 message" $'(^|\n)MONOTONIC_USEC=[1-9][0-9]*(\n|$)' \
   "$(notify_message RELOADING=1)"
 expect_open 2223
 wait_event 5460 2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real TCP and ICMP, IPv4 and IPv6, allowed and blocked as the policy says:
+# Real TCP, UDP and ICMP, IPv4 and IPv6, allowed and blocked as the policy says:
 # source groups, zones, first match wins, port ranges, the inbound default,
 # the unknown-interface posture, and stateful replies to outbound traffic.
 source "$(dirname "$0")/lib.sh"
@@ -9,7 +9,9 @@ new_netns peer; PEER=$REPLY          # on vh-lab0, in zone "lab"
 new_netns stranger; STRANGER=$REPLY  # on vx-other0, in no zone
 link_netns "$HOST" vh-lab0 "$PEER" vp-lab0 1
 link_netns "$HOST" vx-other0 "$STRANGER" vs-0 2
-# A second peer address that the policy's group does not hold.
+# A second peer address that the policy's group does not hold. The peer
+# picks its IPv6 source among both by its own rules, so every check from the
+# peer names its source address.
 add_address "$PEER" vp-lab0 10.200.1.3/24
 add_address "$PEER" vp-lab0 fd00:200:1::3/64
 
@@ -54,6 +56,13 @@ rules:
     protocol: tcp
     ports: ["8000-8100"]
     action: allow
+  - name: dns-from-peers
+    direction: in
+    zones: [lab]
+    from: [peers]
+    protocol: udp
+    ports: [53]
+    action: allow
   - name: ping-from-peers
     direction: in
     from: [peers]
@@ -68,6 +77,7 @@ EOF
 
 for a in $H4 $H6; do
   for port in 2222 2223 5432 8080; do listen "$HOST" "$a" "$port"; done
+  listen_u "$HOST" "$a" 53
 done
 for a in $S4 $S6; do listen "$HOST" "$a" 8080; done
 listen "$PEER" "$P4" 9000   # for the host's outbound connections
@@ -76,6 +86,7 @@ listen "$PEER" "$P6" 9000
 np_note "baseline without netpolicyd: everything passes"
 for a in $H4 $H6; do
   expect_tcp_ok "$PEER" "$a" 2223
+  expect_udp_ok "$PEER" "$a" 53
   expect_ping_ok "$PEER" "$a"
 done
 expect_tcp_ok "$PEER" "$H4" 2222 "$O4"
@@ -92,12 +103,14 @@ for fam in 4 6; do
   h=H$fam p=P$fam o=O$fam s=S$fam
   h=${!h} p=${!p} o=${!o} s=${!s}
   np_note "IPv$fam"
-  expect_tcp_ok "$PEER" "$h" 2222                 # ssh-from-peers
+  expect_tcp_ok "$PEER" "$h" 2222 "$p"            # ssh-from-peers
   expect_tcp_blocked "$PEER" "$h" 2222 "$o"       # source not in the group
-  expect_tcp_blocked "$PEER" "$h" 2223            # default inbound: block
-  expect_tcp_blocked "$PEER" "$h" 5432            # first match wins
+  expect_tcp_blocked "$PEER" "$h" 2223 "$p"       # default inbound: block
+  expect_tcp_blocked "$PEER" "$h" 5432 "$p"       # first match wins
   expect_tcp_ok "$PEER" "$h" 8080 "$o"            # range, any source
-  expect_ping_ok "$PEER" "$h"                     # ping(6)-from-peers
+  expect_udp_ok "$PEER" "$h" 53 "$p"              # dns-from-peers
+  expect_udp_blocked "$PEER" "$h" 53 "$o"
+  expect_ping_ok "$PEER" "$h" "$p"                # ping(6)-from-peers
   expect_ping_blocked "$PEER" "$h" "$o"
   expect_tcp_blocked "$STRANGER" "$s" 8080        # interface in no zone
   expect_ping_blocked "$STRANGER" "$s"
@@ -106,7 +119,7 @@ done
 
 np_note "the ruleset names the policy's rules"
 listing=$(ip netns exec "$HOST" nft list table inet netpolicy)
-for rule in ssh-from-peers db-blocked db-from-peers web-range ping-from-peers \
+for rule in ssh-from-peers db-blocked db-from-peers web-range dns-from-peers ping-from-peers \
             ping6-from-peers; do
   assert_contains "nft list table inet netpolicy" "comment \"$rule\"" "$listing"
 done
