@@ -7,9 +7,14 @@
 #
 # The kernel passes unknown key=value command-line words to init as
 # environment variables; that is how np_uml_out arrives.
+#
+# Every fork/exec in UML costs tens of ms (hundreds on a loaded host), so
+# this script uses bash builtins where it can and one `mount -a` for all
+# mounts.
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-here=$(dirname "$(readlink -f "$0")")
+here=${0%/*} # the kernel starts init with its absolute path
+out=${np_uml_out:-}
 
 power_off() {
   sync
@@ -22,50 +27,52 @@ power_off() {
 
 fail() {
   echo "uml-init: $*" >&2
-  [[ -d /run/np-uml/out ]] && echo "$*" >/run/np-uml/out/init-error
+  if mountpoint -q /run/np-uml/out 2>/dev/null; then echo "$*" >/run/np-uml/out/init-error; fi
   power_off
 }
 
-# Kernel filesystems and private scratch space. The root is hostfs mounted
-# read-only; everything a test may write goes to tmpfs that dies with the
-# guest, so the host's /tmp, /run and /var are never touched.
 mount -t proc proc /proc || fail "cannot mount /proc"
 read -r uptime_at_init _ </proc/uptime
-# /run first, and copy our helper into it: this script may live under the
-# host's /tmp, which the guest's own /tmp is about to hide.
-mount -t tmpfs -o mode=755 tmpfs /run || fail "cannot mount tmpfs on /run"
-mkdir -p /run/np-uml/out /run/np-uml/bin /run/lock
-cp "$here/modprobe.sh" /run/np-uml/bin/modprobe || fail "cannot copy modprobe.sh"
-mount -t sysfs sysfs /sys || fail "cannot mount /sys"
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev || fail "cannot mount /dev"
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-for dir in /tmp /var/tmp; do
-  mount -t tmpfs -o mode=1777 tmpfs "$dir" || fail "cannot mount tmpfs on $dir"
-done
-mount -t tmpfs -o mode=755 tmpfs /var/log || fail "cannot mount tmpfs on /var/log"
-
-out=${np_uml_out:-}
+read -r kver </proc/sys/kernel/osrelease
+moddir=/usr/lib/uml/modules/$kver
 [[ -n $out ]] || fail "np_uml_out= missing from the kernel command line"
-mount -t hostfs -o "$out" hostfs /run/np-uml/out || fail "cannot mount hostfs '$out'"
+[[ -f $moddir/modules.dep ]] || fail "no modules for guest kernel $kver in $moddir"
+
+# Private scratch space: the root is hostfs mounted read-only; everything a
+# test may write goes to tmpfs that dies with the guest, so the host's /tmp,
+# /run and /var are never touched. The host directories this script's
+# helpers (modprobe.sh) and the results live in are mounted through hostfs,
+# the helpers read-only, before the guest's /tmp hides the host's.
+#
+# Modules: the guest kernel's modules are on the host under
+# /usr/lib/uml/modules/<version>, not in /lib/modules (which the host may
+# lack, and which is read-only here). modprobe.sh runs `modprobe -d` over
+# /run/np-uml/modroot, laid out as lib/modules/<version>; it is the kernel's
+# helper for on-demand loading and, first in PATH, the `modprobe` scripts call.
+mount -t tmpfs -o mode=755 tmpfs /run || fail "cannot mount tmpfs on /run"
+mkdir -p /run/lock /run/np-uml/out /run/np-uml/bin "/run/np-uml/modroot/lib/modules/$kver" \
+  /dev/pts /dev/shm || fail "cannot create mount points"
+printf '%s\n' \
+  "sysfs /sys sysfs defaults 0 0" \
+  "devpts /dev/pts devpts defaults 0 0" \
+  "tmpfs /dev/shm tmpfs mode=1777 0 0" \
+  "tmpfs /tmp tmpfs mode=1777 0 0" \
+  "tmpfs /var/tmp tmpfs mode=1777 0 0" \
+  "tmpfs /var/log tmpfs mode=755 0 0" \
+  "none /run/np-uml/bin hostfs ro,$here 0 0" \
+  "none /run/np-uml/out hostfs $out 0 0" \
+  "$moddir /run/np-uml/modroot/lib/modules/$kver none bind 0 0" >/run/np-uml/fstab
+mount -a -T /run/np-uml/fstab || fail "cannot mount the guest's filesystems"
 echo "$uptime_at_init" >/run/np-uml/out/boot-uptime
 
-# Modules: the guest kernel's modules live on the host under
-# /usr/lib/uml/modules/<version>, not in /lib/modules (which the host may
-# not even have, and which is read-only here). modprobe.sh runs
-# `modprobe -d` over a directory laid out as lib/modules/<version>; it is the
-# kernel's helper for on-demand loading and, first in PATH, the `modprobe`
-# that scripts call.
-kver=$(uname -r)
-moddir=/usr/lib/uml/modules/$kver
-[[ -f $moddir/modules.dep ]] || fail "no modules for guest kernel $kver in $moddir"
-mkdir -p "/run/np-uml/modroot/lib/modules/$kver"
-mount --bind "$moddir" "/run/np-uml/modroot/lib/modules/$kver" || fail "cannot bind $moddir"
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
 export PATH=/run/np-uml/bin:$PATH
+[[ -x /run/np-uml/bin/modprobe ]] || fail "modprobe wrapper missing from $here"
 echo /run/np-uml/bin/modprobe >/proc/sys/kernel/modprobe || fail "cannot set kernel.modprobe"
-
-hostname np-uml
+echo np-uml >/proc/sys/kernel/hostname
 ip link set lo up
 
 # Environment chosen by the host (NETPOLICY_* and --env), as `export` lines.
@@ -76,14 +83,16 @@ fi
 export NP_UML_GUEST=1 HOME=/root
 
 # Jobs: out/jobs/<n>/argv holds the script and its arguments, NUL-separated,
-# out/jobs/<n>/cwd the directory to run in. Each job runs in its own process
-# group and session, with a fresh TMPDIR; whatever it leaves running is
-# killed before the next job starts.
+# out/jobs/<n>/cwd the directory to run in. Each job runs in its own session
+# with a fresh TMPDIR; whatever it leaves running is killed before the next
+# job starts.
+read -r ready _ </proc/uptime
+echo "$ready" >/run/np-uml/out/ready-uptime
 job_index=0
 while [[ -f /run/np-uml/out/jobs/$job_index/argv ]]; do
   job=/run/np-uml/out/jobs/$job_index
   mapfile -d '' -t argv <"$job/argv"
-  cwd=$(<"$job/cwd")
+  read -r cwd <"$job/cwd"
   export TMPDIR=/tmp/job.$job_index
   mkdir -p "$TMPDIR"
   read -r start _ </proc/uptime
@@ -106,5 +115,7 @@ while [[ -f /run/np-uml/out/jobs/$job_index/argv ]]; do
   job_index=$((job_index + 1))
 done
 
+read -r done_at _ </proc/uptime
+echo "$done_at" >/run/np-uml/out/done-uptime
 umount /run/np-uml/out
 power_off
