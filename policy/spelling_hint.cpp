@@ -1,6 +1,7 @@
 #include "policy/spelling_hint.h"
 
 #include <algorithm>
+#include <array>
 #include <vector>
 
 namespace netpolicy::policy {
@@ -16,13 +17,25 @@ std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t ma
   if ((a.size() > b.size() ? a.size() - b.size() : b.size() - a.size()) > max_distance)
     return too_far;
   // Three rows of the dynamic programme: two back (for transpositions),
-  // previous and current.
-  std::vector<std::size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  // previous and current. On the stack for names (the usual case): hints
+  // compare one word against thousands of names.
+  constexpr std::size_t kStackRow = 130;
+  std::array<std::size_t, 3 * kStackRow> stack_rows;
+  std::vector<std::size_t> heap_rows;
+  std::size_t* rows = stack_rows.data();
+  const std::size_t width = b.size() + 1;
+  if (width > kStackRow) {
+    heap_rows.resize(3 * width);
+    rows = heap_rows.data();
+  }
+  std::size_t* before = rows;
+  std::size_t* previous = rows + width;
+  std::size_t* current = rows + 2 * width;
+  for (std::size_t j = 0; j < width; ++j) previous[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
     current[0] = i;
     std::size_t row_min = current[0];
-    for (std::size_t j = 1; j <= b.size(); ++j) {
+    for (std::size_t j = 1; j < width; ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       std::size_t d = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
@@ -30,9 +43,12 @@ std::size_t edit_distance(std::string_view a, std::string_view b, std::size_t ma
       current[j] = d;
       row_min = std::min(row_min, d);
     }
+    // Row minima never decrease, so the distance can only be larger.
     if (row_min > max_distance) return too_far;
-    std::swap(before, previous);
-    std::swap(previous, current);
+    std::size_t* recycled = before;
+    before = previous;
+    previous = current;
+    current = recycled;
   }
   return std::min(previous[b.size()], too_far);
 }

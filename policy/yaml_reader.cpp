@@ -8,10 +8,10 @@
 namespace netpolicy::policy::yaml {
 
 namespace {
-// Candidate comparisons all hints of one load may cost: enough for
-// thousands of hints against a thousand names, bounded against a policy
-// made of nothing but typos and a hundred thousand groups.
-constexpr std::size_t kHintBudget = 2'000'000;
+// Candidate comparisons all hints of one load may cost (about 0.1 s):
+// enough for a thousand hints against a thousand names, bounded against a
+// policy made of nothing but typos and a hundred thousand groups.
+constexpr std::size_t kHintBudget = 1'000'000;
 constexpr std::size_t kMaxQuoted = 80;
 
 std::string join_words(std::span<const std::string_view> words) {
@@ -109,14 +109,19 @@ std::string quote(std::string_view text) {
   return out + "'";
 }
 
-bool is_plain(const Node& node) { return node.is_scalar() && node.plain; }
+bool is_plain(const Node& node) { return node.is_scalar() && node.style == Style::plain; }
 
 std::string describe(const Node& node) {
   switch (node.kind) {
     case Kind::map: return "a mapping";
     case Kind::list: return "a list";
     case Kind::scalar:
-      return node.plain ? quote(node.text) : "the quoted string " + quote(node.text);
+      switch (node.style) {
+        case Style::plain: return quote(node.text);
+        case Style::quoted: return "the quoted string " + quote(node.text);
+        case Style::tagged: return quote(node.text) + " tagged " + quote(node.tag);
+      }
+      break;
     case Kind::null: break;
   }
   return "nothing";

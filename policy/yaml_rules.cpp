@@ -133,30 +133,30 @@ std::optional<PortRange> read_port(Reader& r, const Node& node, Pos at,
     return std::nullopt;
   }
   const std::string& s = node.text;
+  // A number, or nullopt when `digits` is not all digits; too many digits
+  // for the type read as "too big", which is simply out of range.
   auto parse = [](std::string_view digits) -> std::optional<unsigned long long> {
     unsigned long long n = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
     if (digits.empty() || end != digits.data() + digits.size()) return std::nullopt;
-    // Too many digits for the type is simply out of range.
     return ec == std::errc{} ? n : ~0ull;
   };
   const auto dash = s.find('-', 1);
-  std::optional<unsigned long long> first, last;
-  if (dash == std::string::npos) {
-    first = last = parse(s);
-  } else {
-    first = parse(std::string_view{s}.substr(0, dash));
-    last = parse(std::string_view{s}.substr(dash + 1));
-  }
+  const std::string_view first_text =
+      dash == std::string::npos ? std::string_view{s} : std::string_view{s}.substr(0, dash);
+  const std::string_view last_text =
+      dash == std::string::npos ? std::string_view{s} : std::string_view{s}.substr(dash + 1);
+  const auto first = parse(first_text);
+  const auto last = parse(last_text);
   if (!first || !last) {
     r.diags.error(at, path, expected + describe(node));
     return std::nullopt;
   }
-  for (auto n : {*first, *last}) {
+  for (auto [n, text] : {std::pair{*first, first_text}, std::pair{*last, last_text}}) {
     if (n < 1 || n > 65535) {
-      r.diags.error(at, path,
-                    "port " + (n == ~0ull ? std::string{"number"} : std::to_string(n)) +
-                        " is out of range 1-65535");
+      const std::string shown =
+          text.size() > 24 ? std::string{text.substr(0, 24)} + "..." : std::string{text};
+      r.diags.error(at, path, "port " + shown + " is out of range 1-65535");
       return std::nullopt;
     }
   }

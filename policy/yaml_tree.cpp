@@ -1,5 +1,6 @@
 #include "policy/yaml_tree.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/mark.h>
@@ -34,7 +35,15 @@ class TreeBuilder : public YAML::EventHandler {
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     Node* node = make(Kind::scalar, mark, anchor);
-    node->plain = tag == "?";  // "!" for quoted, the tag text for explicit tags
+    // yaml-cpp: "?" for plain, "!" for quoted, else the explicit tag.
+    if (tag == "?" || tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:bool") {
+      node->style = Style::plain;
+    } else if (tag == "!") {
+      node->style = Style::quoted;
+    } else {
+      node->style = Style::tagged;
+      node->tag = tag;
+    }
     node->text = value;
     attach(node);
   }
@@ -48,6 +57,9 @@ class TreeBuilder : public YAML::EventHandler {
     open(make(Kind::map, mark, anchor));
   }
   void OnMapEnd() override { stack_.pop_back(); }
+
+  // The innermost list or mapping still open, if any.
+  [[nodiscard]] const Node* innermost() const { return stack_.empty() ? nullptr : stack_.back(); }
 
  private:
   Node* make(Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
@@ -83,7 +95,21 @@ Document::Document(std::string_view text) {
   TreeBuilder builder{*this};
   // The first document, and the start of a second one if there is one: a
   // policy file holds exactly one.
-  if (parser.HandleNextDocument(builder)) parser.HandleNextDocument(builder);
+  try {
+    if (parser.HandleNextDocument(builder)) parser.HandleNextDocument(builder);
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp says only "bad file", where its scanner has got to (often
+    // the end of the file); the innermost open node is where the nesting
+    // went too deep.
+    YAML::Mark mark = e.mark;
+    if (const Node* node = builder.innermost()) {
+      mark.pos = static_cast<int>(node->offset);
+      mark.line = node->at.line - 1;
+      mark.column = node->at.column - 1;
+    }
+    // Its guard counts parser calls, about two per level, not levels.
+    throw YAML::ParserException(mark, "nested too deeply for the parser");
+  }
 }
 
 }  // namespace netpolicy::policy::yaml

@@ -24,13 +24,17 @@ struct Pos {
 };
 
 enum class Kind : unsigned char { null, scalar, list, map };
+// How a scalar was written. Core-schema tags that only confirm what a plain
+// scalar would be (!!int, !!bool) count as plain.
+enum class Style : unsigned char { plain, quoted, tagged };
 
 struct Node {
   Kind kind = Kind::null;
-  bool plain = false;   // a scalar written without quotes or tag
+  Style style = Style::plain;
   Pos at;
   long offset = -1;     // byte offset in the text, -1 if unknown
   std::string text;     // scalar value
+  std::string tag;      // the explicit tag of a tagged scalar
   // list: the elements; map: key, value, key, value, ... in file order,
   // duplicates kept. An alias is the anchored node itself, so a node may
   // appear in several places (even inside itself).

@@ -87,6 +87,14 @@ TEST(LoaderFile, NotYamlReportsTheParserMessageAtItsMark) {
   EXPECT_TRUE(only_error(errors, 3, 1, "invalid YAML: end of sequence flow not found"));
 }
 
+TEST(LoaderFile, DeepNestingIsRefusedNotACrash) {
+  // yaml-cpp's recursion guard (500 calls, two per flow list) trips inside
+  // the 250th '['; the error points at it (column 7 + 250), not at the
+  // end of the file where yaml-cpp's scanner had got to.
+  std::string text = "version: 1\nrules: " + std::string(100000, '[') + "\n";
+  EXPECT_TRUE(only_error(errors_of(text), 2, 257, "invalid YAML: nested too deeply for the parser"));
+}
+
 TEST(LoaderFile, RootNotAMappingIsAnErrorAtOneOne) {
   EXPECT_TRUE(only_error(errors_of("# a list\n- version: 1\n"), 1, 1,
                          "expected a mapping of policy sections"));
@@ -194,6 +202,15 @@ TEST(LoaderTopLevel, VersionMustBeAnInteger) {
                          "version: expected the integer 1, got the quoted string '1'"));
   EXPECT_TRUE(only_error(errors_of("version: [1]\n"), 1, 10,
                          "version: expected the integer 1, got a list"));
+}
+
+TEST(LoaderTopLevel, CoreTagsCountAsPlainOthersAreNamed) {
+  Policy p = policy_of("version: !!int 1\nsettings: {log_blocked: !!bool true}\n");
+  EXPECT_TRUE(p.settings.log_blocked);
+  auto errors = errors_of("version: !!str 1\n");
+  EXPECT_TRUE(only_error(errors, 1, 10,
+                         "version: expected the integer 1, got '1' tagged "
+                         "'tag:yaml.org,2002:str'"));
 }
 
 TEST(LoaderTopLevel, SourcesAreNotSupportedYet) {
@@ -522,8 +539,13 @@ TEST(LoaderRules, PortValues) {
       "    direction: in\n"
       "    protocol: udp\n"
       "    ports: [53, 70000, \"9000-8000\", 0, \"80-\", \"1-65536\", http, 8000-8100]\n"
-      "    action: allow\n");
-  ASSERT_EQ(errors.size(), 6u) << dump(errors);
+      "    action: allow\n"
+      "  - {name: b, direction: in, protocol: tcp, ports: [123456789012345678901234567890]}\n");
+  ASSERT_EQ(errors.size(), 8u) << dump(errors);
+  // Too many digits for any integer type is still just out of range.
+  EXPECT_TRUE(has_error(errors, 17, 53,
+                        "rules[1].ports[0]: port 123456789012345678901234... is out of range"));
+  EXPECT_TRUE(has_error(errors, 17, 5, "rules[1]: missing required key 'action'"));
   EXPECT_TRUE(has_error(errors, 15, 17, "rules[0].ports[1]: port 70000 is out of range 1-65535"));
   EXPECT_TRUE(has_error(errors, 15, 24,
                         "rules[0].ports[2]: port range '9000-8000' is reversed; did you mean "
