@@ -117,6 +117,13 @@ expect_traffic "policy icmp-in" ok blocked
 # --- reload with a changed policy: same process, new behaviour ------------------------
 policy tcp-8080-in
 timeout 30 systemctl reload netpolicyd || fail "systemctl reload netpolicyd failed"
+# For the record (not a check): whether the new rules were in already when
+# systemctl reload returned.
+if nft list table inet netpolicy | grep -q 'comment "tcp-8080-in"'; then
+  echo "note: the new rules were in the kernel when systemctl reload returned"
+else
+  echo "note: systemctl reload returned before the new rules were in the kernel"
+fi
 wait_events 5460 2
 expect_eq "MainPID after reload" "$main_pid" "$(systemctl show -P MainPID netpolicyd)"
 expect_eq "state after reload" active "$(systemctl show -P ActiveState netpolicyd)"
