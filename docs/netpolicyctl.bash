@@ -37,15 +37,15 @@ _netpolicyctl() {
 
     if [[ -z $command ]]; then
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W "$global_options" -- "$cur"))
+            mapfile -t COMPREPLY < <(compgen -W "$global_options" -- "$cur")
         else
-            COMPREPLY=($(compgen -W "${!commands[*]}" -- "$cur"))
+            mapfile -t COMPREPLY < <(compgen -W "${!commands[*]}" -- "$cur")
         fi
         return
     fi
 
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W '--json --help' -- "$cur"))
+        mapfile -t COMPREPLY < <(compgen -W '--json --help' -- "$cur")
         return
     fi
     if [[ ${commands[$command]-} == file ]] && ((arguments == 0)); then
