@@ -29,6 +29,8 @@
 #include "filter/nft_backend.h"
 #include "filter/nft_encode.h"
 #include "filter/nft_text.h"
+#include "policy/compiler.h"
+#include "policy/loader.h"
 
 namespace netpolicy::filter {
 namespace {
@@ -422,6 +424,49 @@ TEST_F(NftBackendTest, BackendBuildsWhatNftBuildsFromHandWrittenText) {
   const Status applied = backend->replace_table(full_state());
   ASSERT_TRUE(applied) << applied.error().describe() << " [" << applied.error().object << "]";
   EXPECT_EQ(without_table_flags(list_table()), without_table_flags(expected));
+}
+
+// The compiler's real output for the example policy, with and without
+// logging, through both paths.
+DesiredState compiled_example(bool log_blocked) {
+  // CMake passes this file's absolute path; the example sits at the top.
+  const std::string source = __FILE__;
+  const std::string root = source.substr(0, source.rfind("/tests/integration/"));
+  std::ifstream in(root + "/examples/policy.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_FALSE(text.empty()) << root;
+  if (log_blocked) {
+    const auto at = text.find("log_blocked: false");
+    EXPECT_NE(at, std::string::npos);
+    if (at != std::string::npos) text.replace(at, 18, "log_blocked: true");
+  }
+  auto loaded = policy::load_policy_text(text, "examples/policy.yaml");
+  if (auto* errors = std::get_if<std::vector<policy::Diagnostic>>(&loaded)) {
+    ADD_FAILURE() << errors->front().to_string();
+    return {};
+  }
+  InterfaceView view;
+  int index = 1;
+  for (const char* name : {"lo", "eth1", "veth-int0", "veth-pub0", "veth-new0"}) {
+    view.interfaces.push_back({name, index++, {}});
+  }
+  return policy::compile(std::get<policy::Policy>(loaded), view);
+}
+
+TEST_F(NftBackendTest, BackendBuildsWhatNftBuildsForTheCompiledExamplePolicy) {
+  for (const bool log_blocked : {false, true}) {
+    SCOPED_TRACE(log_blocked ? "log_blocked: true" : "log_blocked: false");
+    const DesiredState state = compiled_example(log_blocked);
+    ASSERT_FALSE(state.table.chains.empty());
+    const std::string expected = listing_via_nft(render_nft(state, true));
+    auto backend = open_backend();
+    ASSERT_TRUE(backend);
+    const Status applied = backend->replace_table(state);
+    ASSERT_TRUE(applied) << applied.error().describe() << " [" << applied.error().object << "]";
+    EXPECT_EQ(without_table_flags(list_table()), without_table_flags(expected));
+    EXPECT_EQ(log_blocked, expected.find("log prefix") != std::string::npos) << expected;
+    enter_fresh_netns();
+  }
 }
 
 // ---- (2) a second replace fully replaces the first ---------------------------
