@@ -59,7 +59,9 @@ nspawn_cleanup() {
   done
   return 0
 }
-trap 'status=$?; nspawn_cleanup; (exit $status); np_cleanup' EXIT
+# Then lib.sh's own cleanup, with the test's status in $? as it expects
+# (no ERR trap or errexit here: `(exit 1)` would end the shell before it).
+trap 'status=$?; trap - ERR; set +e; nspawn_cleanup; (exit $status); np_cleanup' EXIT
 
 np_note "booting systemd in a container (root overlay on $ROOT, cgroup $CGROUP)"
 start=$SECONDS
@@ -68,7 +70,7 @@ status=0
   for d in "${cgroup_dirs[@]}"; do echo 0 >"$d/cgroup.procs"; done
   exec timeout --kill-after=10 180 systemd-nspawn --quiet \
     --directory="$ROOT" --volatile=overlay --private-network \
-    --register=no --keep-unit \
+    --register=no --keep-unit --setenv=SYSTEMD_COLORS=0 \
     --bind-ro="$STAGE:/np/stage" --bind-ro="$NP_TMP/inside.sh:/np/inside.sh" \
     --bind="$NP_TMP/results:/np/results" \
     --boot systemd.run=/np/inside.sh
