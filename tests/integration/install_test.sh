@@ -86,6 +86,18 @@ $out"
     'Overall exposure level for netpolicyd.service: [0-9.]+' "$out"
 fi
 
+# The tmpfiles.d entry, applied to an empty root as systemd-tmpfiles would
+# at boot: the directories netpolicyd uses, private to root where they hold
+# state.
+T=$NP_TMP/tmpfiles-root
+mkdir -p "$T"
+systemd-tmpfiles --create --root="$T" "$P/lib/tmpfiles.d/netpolicyd.conf" ||
+  fail "systemd-tmpfiles rejects $P/lib/tmpfiles.d/netpolicyd.conf"
+assert_eq "directories systemd-tmpfiles creates" \
+  "755 root /etc/netpolicy
+700 root /var/lib/netpolicy" \
+  "$(cd "$T" && find etc/netpolicy var/lib/netpolicy -printf '%m %u /%p\n' | sort -k3)"
+
 for page in netpolicyd.8 netpolicyctl.8 netpolicy.yaml.5; do
   name=${page%.*}
   where=$(MANPATH=$P/share/man man -w "$name" 2>&1) || fail "man -w $name: $where"
