@@ -66,6 +66,7 @@ cp "$here/modprobe.sh" "$work/bin/modprobe" # the name scripts call
 chmod 755 "$work" "$work/bin" "$work/bin/"*
 
 uml_pid=
+# shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
   if [[ -n $uml_pid ]]; then
     # The guest runs as a group of host processes led by $uml_pid.
@@ -116,7 +117,7 @@ add_job
 
 {
   for var in $(compgen -e); do
-    [[ $var == NETPOLICY_* ]] && printf 'export %s=%q\n' "$var" "${!var}"
+    if [[ $var == NETPOLICY_* ]]; then printf 'export %s=%q\n' "$var" "${!var}"; fi
   done
   for spec in "${passed_env[@]}"; do
     if [[ $spec == *=* ]]; then
@@ -152,15 +153,16 @@ fi
 # Guest memory is a file UML maps from TMPDIR or /dev/shm; a small /dev/shm
 # (64 MB in many containers) would fail the boot, so fall back to the work dir.
 uml_env=()
-mem_mb=$(numfmt --from=iec "${mem%[bB]}" 2>/dev/null || echo 0)
+mem_bytes=$(numfmt --from=iec "${mem%[bB]}" 2>/dev/null || echo 0)
 shm_free=$(df --output=avail -B1 /dev/shm 2>/dev/null | tail -n1 || echo 0)
-if [[ -z ${TMPDIR:-} ]] && ((shm_free < mem_mb + (64 << 20))); then
+if [[ -z ${TMPDIR:-} ]] && ((shm_free < mem_bytes + (64 << 20))); then
   uml_env=(TMPDIR="$work/uml")
 fi
 
 # UML's console goes to console.log; stdin is /dev/null so a terminal is never
 # put in raw mode. ubd0 would default to ./root_fs, hence the private cwd.
 # uml_dir keeps the pid file and mconsole socket out of ~/.uml.
+# shellcheck disable=SC2054 # con0=null,fd:1 is one argument
 cmdline=(
   "mem=$mem" rootfstype=hostfs rootflags=/ ro
   "init=$work/bin/init.sh" "np_uml_out=$work/out"
