@@ -6,6 +6,7 @@
 
 #include "policy/address_sets.h"
 #include "policy/base_chains.h"
+#include "policy/host_addresses.h"
 #include "policy/rule_compiler.h"
 #include "policy/zone_chains.h"
 
@@ -56,10 +57,16 @@ filter::DesiredState compile(const Policy& policy, const InterfaceView& view) {
     }
   }
 
+  // The sets of `me` and `zone:NAME`, after the groups' sets.
+  const HostAddresses host = host_addresses(policy, view);
+  auto host_sets = host_address_sets(policy, host);
+  table.sets.insert(table.sets.end(), std::make_move_iterator(host_sets.begin()),
+                    std::make_move_iterator(host_sets.end()));
+
   std::vector<CompiledRule> compiled;
   compiled.reserve(policy.rules.size());
   for (const auto& rule : policy.rules) {
-    compiled.push_back(compile_rule(policy, rule));
+    compiled.push_back(compile_rule(policy, rule, host));
     const auto& sets = compiled.back().sets;
     table.sets.insert(table.sets.end(), sets.begin(), sets.end());
   }

@@ -36,6 +36,10 @@ struct Settings {
   Defaults defaults;
   Verdict unknown_interfaces = Verdict::block;  // interfaces in no zone
   bool log_blocked = false;                 // rate-limited nft log before drops
+  // Receive buffer of the rtnetlink socket that watches interfaces, in
+  // bytes (SO_RCVBUFFORCE). Big enough for a storm of several thousand
+  // link events; an overrun is still detected and recovered from.
+  std::uint64_t netlink_receive_buffer = 32u << 20;
 };
 
 struct Zone {
@@ -50,11 +54,18 @@ struct AddressGroup {
   Location where;
 };
 
-// One entry of a rule's from/to list: a group name or a literal prefix.
+// One entry of a rule's from/to list: a group name, a literal prefix, the
+// keyword `me` (every address of this host) or `zone:NAME` (the addresses on
+// the interfaces of zone NAME). `me` and `zone:` follow the interfaces: the
+// compiler takes their addresses from the InterfaceView.
 struct AddressRef {
   std::optional<std::string> group;  // set: a name from `addresses`
-  IpPrefix prefix;                   // used when group is empty
+  IpPrefix prefix;                   // used when group, me and zone are all unset
   Location where;
+  bool me = false;                   // `me`
+  std::optional<std::string> zone;   // `zone:NAME`: a name from `zones`
+
+  [[nodiscard]] bool is_literal() const { return !group && !me && !zone; }
 };
 
 struct PortRange {

@@ -23,7 +23,9 @@ struct Side {
   // Per family: the set to match against, unset when the list has no
   // address of that family (the rule then needs no nft rule for it).
   std::array<std::optional<std::string>, 2> set;
-  // Per family: the union of the entries, when the side needs its own set.
+  // Per family: whether the side has a set of its own (r_<rule>_<role>N),
+  // and the union of its entries for it.
+  std::array<bool, 2> own{};
   std::array<std::vector<IpPrefix>, 2> own_prefixes;
 };
 
@@ -34,35 +36,55 @@ bool has_family(const std::vector<IpPrefix>& prefixes, Family family) {
 }
 
 Side resolve_side(const Policy& policy, const Rule& rule, const std::vector<AddressRef>& refs,
-                  const char* role) {
+                  const char* role, const HostAddresses& host) {
   Side side;
   if (refs.empty()) return side;
   side.any = false;
 
-  // A group named alone reuses the group's own sets.
-  if (refs.size() == 1 && refs.front().group) {
-    const AddressGroup* group = policy.find_group(*refs.front().group);
-    for (Family family : kFamilies)
-      if (group != nullptr && has_family(group->prefixes, family))
-        side.set[index(family)] = group_set_name(group->name, family);
-    return side;
+  // A group named alone reuses the group's own sets; `me` and `zone:NAME`
+  // alone use their shared sets, which exist for both families.
+  if (refs.size() == 1) {
+    const AddressRef& ref = refs.front();
+    if (ref.group) {
+      const AddressGroup* group = policy.find_group(*ref.group);
+      for (Family family : kFamilies)
+        if (group != nullptr && has_family(group->prefixes, family))
+          side.set[index(family)] = group_set_name(group->name, family);
+      return side;
+    }
+    if (ref.me || ref.zone) {
+      for (Family family : kFamilies)
+        side.set[index(family)] = ref.me ? me_set_name(family) : zone_set_name(*ref.zone, family);
+      return side;
+    }
   }
 
   // Several entries, or literals: a set of this rule's own with their union.
   std::vector<IpPrefix> all;
+  bool follows_interfaces = false;
   for (const auto& ref : refs) {
     if (ref.group) {
       // An undefined group cannot reach here (the loader rejects it); if it
       // did, it would contribute no address, so the rule could only match less.
       if (const AddressGroup* group = policy.find_group(*ref.group))
         all.insert(all.end(), group->prefixes.begin(), group->prefixes.end());
+    } else if (ref.me) {
+      follows_interfaces = true;
+      all.insert(all.end(), host.me.begin(), host.me.end());
+    } else if (ref.zone) {
+      follows_interfaces = true;
+      const auto& addresses = host.of_zone(*ref.zone);
+      all.insert(all.end(), addresses.begin(), addresses.end());
     } else {
       all.push_back(ref.prefix);
     }
   }
   for (Family family : kFamilies) {
-    if (!has_family(all, family)) continue;
+    // With a keyword, the set exists even while no interface has an
+    // address of this family: the rule stays, matching nothing until one does.
+    if (!has_family(all, family) && !follows_interfaces) continue;
     side.set[index(family)] = "r_" + rule.name + "_" + role + digit(family);
+    side.own[index(family)] = true;
     for (const auto& p : all)
       if (p.family == family) side.own_prefixes[index(family)].push_back(p);
   }
@@ -132,15 +154,15 @@ std::string rule_log_prefix(const std::string& rule) {
   return "netpolicy: rule " + rule + ": ";
 }
 
-CompiledRule compile_rule(const Policy& policy, const Rule& rule) {
+CompiledRule compile_rule(const Policy& policy, const Rule& rule, const HostAddresses& host) {
   CompiledRule compiled;
   // protect (traffic must travel inside IPsec) needs XFRM policies, which a
   // later stage adds; the nft table gets nothing for it. The loader has
   // already validated the rule and its profile, so there is nothing to report.
   if (rule.action == Action::protect) return compiled;
 
-  const Side from = resolve_side(policy, rule, rule.from, "src");
-  const Side to = resolve_side(policy, rule, rule.to, "dst");
+  const Side from = resolve_side(policy, rule, rule.from, "src", host);
+  const Side to = resolve_side(policy, rule, rule.to, "dst", host);
   const auto families = rule_families(rule, from, to);
 
   if (!families) {
@@ -151,9 +173,9 @@ CompiledRule compile_rule(const Policy& policy, const Rule& rule) {
     // Own sets only for the families the rule uses: src4, src6, dst4, dst6.
     for (const Side* side : {&from, &to}) {
       for (Family family : *families) {
-        const auto& own = side->own_prefixes[index(family)];
-        if (!own.empty())
-          compiled.sets.push_back(address_set(*side->set[index(family)], family, own));
+        if (side->own[index(family)])
+          compiled.sets.push_back(
+              address_set(*side->set[index(family)], family, side->own_prefixes[index(family)]));
       }
     }
   }

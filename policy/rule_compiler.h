@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "filter/model.h"
+#include "policy/host_addresses.h"
 #include "policy/policy.h"
 
 namespace netpolicy::policy {
@@ -21,6 +22,13 @@ std::string group_set_name(const std::string& group, Family family);
 // Log prefix of a policy rule's drops: "netpolicy: rule <name>: ".
 std::string rule_log_prefix(const std::string& rule);
 
-CompiledRule compile_rule(const Policy& policy, const Rule& rule);
+// `host` resolves the keywords `me` and `zone:NAME`. A from/to list that is
+// just `me` (or just `zone:NAME`) matches the shared set me4/me6 (z4_/z6_);
+// one that mixes a keyword with other entries gets its own per-rule sets
+// holding the union, which follow the interfaces like the shared ones (the
+// same element diff keeps them current). A list with a keyword has a set
+// for both families, empty or not, so the rule's nft rules — and with them
+// the chains — never depend on the interfaces.
+CompiledRule compile_rule(const Policy& policy, const Rule& rule, const HostAddresses& host);
 
 }  // namespace netpolicy::policy

@@ -1,9 +1,8 @@
-#include "policy/yaml_sections.h"
-
 #include <charconv>
 #include <unordered_map>
 
 #include "base/ip_prefix.h"
+#include "policy/yaml_sections.h"
 
 namespace netpolicy::policy::yaml {
 
@@ -36,6 +35,10 @@ void read_group(Reader& r, const Node& key, const Node& value, const KeyPath& pa
   AddressGroup group;
   group.where = r.diags.location(key_at);
   if (auto name = read_name(r, key, key_at, path, "address group name")) {
+    if (*name == "me")
+      r.diags.error(key_at, path,
+                    "'me' is reserved: in rules it means this host's own addresses; choose "
+                    "another group name");
     auto [it, added] = seen.emplace(*name, key_at);
     if (!added)
       r.diags.error(key_at, path,

@@ -1,9 +1,8 @@
-#include "policy/yaml_sections.h"
-
 #include <limits>
 #include <unordered_map>
 
 #include "base/ip_prefix.h"
+#include "policy/yaml_sections.h"
 
 namespace netpolicy::policy::yaml {
 
@@ -19,7 +18,9 @@ constexpr Choice<IpsecLevel> kLevels[] = {{"require", IpsecLevel::require},
                                           {"request", IpsecLevel::request}};
 constexpr Choice<Keying> kKeyings[] = {{"ike", Keying::ike}, {"manual", Keying::manual}};
 
-const char* family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+const char* family_name(Family f) {
+  return f == Family::ipv4 ? "IPv4" : "IPv6";
+}
 
 // A tunnel endpoint: one address, not a prefix.
 std::optional<IpPrefix> read_endpoint(Reader& r, const Field& f, const KeyPath& path) {
@@ -112,7 +113,8 @@ void read_profile(Reader& r, const Node& node, const KeyPath& path, Seen& seen,
     if (auto id = read_integer(r, *f.value, f.value_at, path.child("reqid"), 1,
                                std::numeric_limits<std::uint32_t>::max(), "reqid")) {
       profile.reqid = static_cast<std::uint32_t>(*id);
-      auto [it, added] = seen.reqids.emplace(profile.reqid, std::make_pair(profile.name, f.value_at));
+      auto [it, added] =
+          seen.reqids.emplace(profile.reqid, std::make_pair(profile.name, f.value_at));
       if (!added)
         r.diags.error(f.value_at, path.child("reqid"),
                       "reqid " + std::to_string(profile.reqid) + " is already used by profile " +
@@ -124,8 +126,7 @@ void read_profile(Reader& r, const Node& node, const KeyPath& path, Seen& seen,
       // Static SAs need key material (a later schema addition); until then
       // accepting `manual` would mean a profile nothing can ever satisfy.
       if (*k == Keying::manual)
-        r.diags.error(f.value_at, path.child("keying"),
-                      "manual is not supported by this version");
+        r.diags.error(f.value_at, path.child("keying"), "manual is not supported by this version");
       profile.keying = *k;
     }
   }

@@ -109,20 +109,28 @@ std::string quote(std::string_view text) {
   return out + "'";
 }
 
-bool is_plain(const Node& node) { return node.is_scalar() && node.style == Style::plain; }
+bool is_plain(const Node& node) {
+  return node.is_scalar() && node.style == Style::plain;
+}
 
 std::string describe(const Node& node) {
   switch (node.kind) {
-    case Kind::map: return "a mapping";
-    case Kind::list: return "a list";
+    case Kind::map:
+      return "a mapping";
+    case Kind::list:
+      return "a list";
     case Kind::scalar:
       switch (node.style) {
-        case Style::plain: return quote(node.text);
-        case Style::quoted: return "the quoted string " + quote(node.text);
-        case Style::tagged: return quote(node.text) + " tagged " + quote(node.tag);
+        case Style::plain:
+          return quote(node.text);
+        case Style::quoted:
+          return "the quoted string " + quote(node.text);
+        case Style::tagged:
+          return quote(node.text) + " tagged " + quote(node.tag);
       }
       break;
-    case Kind::null: break;
+    case Kind::null:
+      break;
   }
   return "nothing";
 }
@@ -164,22 +172,20 @@ std::vector<Field> read_fields(Reader& r, const Node& map, const KeyPath& path,
   return fields;
 }
 
-bool require(Reader& r, const Field& field, std::string_view key, Pos map_at,
-             const KeyPath& path) {
+bool require(Reader& r, const Field& field, std::string_view key, Pos map_at, const KeyPath& path) {
   if (field.present) return true;
   r.diags.error(map_at, path, "missing required key " + quote(key));
   return false;
 }
 
-bool expect_map(Reader& r, const Node& node, Pos at, const KeyPath& path,
-                std::string_view what) {
+bool expect_map(Reader& r, const Node& node, Pos at, const KeyPath& path, std::string_view what) {
   if (node.is_map()) return true;
   r.diags.error(at, path, "expected " + std::string{what} + ", got " + describe(node));
   return false;
 }
 
-bool expect_list(Reader& r, const Node& node, Pos at, const KeyPath& path,
-                 std::string_view what, std::size_t limit, std::string_view things) {
+bool expect_list(Reader& r, const Node& node, Pos at, const KeyPath& path, std::string_view what,
+                 std::size_t limit, std::string_view things) {
   if (!node.is_list()) {
     r.diags.error(at, path, "expected " + std::string{what} + ", got " + describe(node));
     return false;
@@ -193,16 +199,17 @@ bool expect_list(Reader& r, const Node& node, Pos at, const KeyPath& path,
   return true;
 }
 
-std::optional<std::string> read_string(Reader& r, const Node& node, Pos at,
-                                       const KeyPath& path, std::string_view what) {
+std::optional<std::string> read_string(Reader& r, const Node& node, Pos at, const KeyPath& path,
+                                       std::string_view what) {
   if (node.is_scalar()) return node.text;
   r.diags.error(at, path, "expected " + std::string{what} + ", got " + describe(node));
   return std::nullopt;
 }
 
-std::optional<std::string> read_name(Reader& r, const Node& node, Pos at,
-                                     const KeyPath& path, std::string_view kind) {
-  const bool vowel = !kind.empty() && std::string_view{"aeiou"}.find(kind[0]) != std::string_view::npos;
+std::optional<std::string> read_name(Reader& r, const Node& node, Pos at, const KeyPath& path,
+                                     std::string_view kind) {
+  const bool vowel =
+      !kind.empty() && std::string_view{"aeiou"}.find(kind[0]) != std::string_view::npos;
   auto text = read_string(r, node, at, path, (vowel ? "an " : "a ") + std::string{kind});
   if (!text) return std::nullopt;
   if (is_valid_name(*text)) return text;
@@ -224,9 +231,9 @@ std::optional<bool> read_bool(Reader& r, const Node& node, Pos at, const KeyPath
   return std::nullopt;
 }
 
-std::optional<std::uint64_t> read_integer(Reader& r, const Node& node, Pos at,
-                                          const KeyPath& path, std::uint64_t min,
-                                          std::uint64_t max, std::string_view what) {
+std::optional<std::uint64_t> read_integer(Reader& r, const Node& node, Pos at, const KeyPath& path,
+                                          std::uint64_t min, std::uint64_t max,
+                                          std::string_view what) {
   const std::string range = std::to_string(min) + "-" + std::to_string(max);
   if (is_plain(node)) {
     const std::string& s = node.text;
@@ -240,14 +247,13 @@ std::optional<std::uint64_t> read_integer(Reader& r, const Node& node, Pos at,
       return std::nullopt;
     }
   }
-  r.diags.error(at, path,
-                "expected " + std::string{what} + " as an integer " + range + ", got " +
-                    describe(node));
+  r.diags.error(
+      at, path,
+      "expected " + std::string{what} + " as an integer " + range + ", got " + describe(node));
   return std::nullopt;
 }
 
-std::string choice_error(Reader& r, const Node& node,
-                         std::span<const std::string_view> words) {
+std::string choice_error(Reader& r, const Node& node, std::span<const std::string_view> words) {
   std::string text = "expected " + std::string{words.size() > 2 ? "one of " : ""} +
                      join_words(words) + ", got " + describe(node);
   if (node.is_scalar()) text += r.hint(node.text, words);

@@ -81,7 +81,8 @@ class Reader {
   // "; did you mean 'X'?" or "". Bounded in total work; with a `cache`
   // name (one per candidate list, e.g. "groups"), remembered per word, so a
   // typo repeated in a thousand rules costs one search.
-  [[nodiscard]] std::string hint(std::string_view word, std::span<const std::string_view> candidates,
+  [[nodiscard]] std::string hint(std::string_view word,
+                                 std::span<const std::string_view> candidates,
                                  std::string_view cache = {});
 
   Diagnostics& diags;
@@ -109,8 +110,8 @@ struct Field {
   bool present = false;
   const Node* key = nullptr;    // set when present
   const Node* value = nullptr;  // set when present
-  Pos key_at;    // where the key is
-  Pos value_at;  // where the value is (its key when empty)
+  Pos key_at;                   // where the key is
+  Pos value_at;                 // where the value is (its key when empty)
 };
 
 // Reads mapping `map` against `known`: reports keys that are not scalars,
@@ -119,26 +120,24 @@ struct Field {
 std::vector<Field> read_fields(Reader& r, const Node& map, const KeyPath& path,
                                std::span<const std::string_view> known);
 // Reports "missing required key 'KEY'" at `map_at` when the field is absent.
-bool require(Reader& r, const Field& field, std::string_view key, Pos map_at,
-             const KeyPath& path);
+bool require(Reader& r, const Field& field, std::string_view key, Pos map_at, const KeyPath& path);
 
 // Type checks: each reports "expected WHAT, got ..." at `at` and returns
 // false (or nullopt) when the node is not what is expected.
-bool expect_map(Reader& r, const Node& node, Pos at, const KeyPath& path,
-                std::string_view what);
+bool expect_map(Reader& r, const Node& node, Pos at, const KeyPath& path, std::string_view what);
 // Also checks the length against `limit`: "N THINGS exceed the limit of M".
-bool expect_list(Reader& r, const Node& node, Pos at, const KeyPath& path,
-                 std::string_view what, std::size_t limit, std::string_view things);
-std::optional<std::string> read_string(Reader& r, const Node& node, Pos at,
-                                       const KeyPath& path, std::string_view what);
+bool expect_list(Reader& r, const Node& node, Pos at, const KeyPath& path, std::string_view what,
+                 std::size_t limit, std::string_view things);
+std::optional<std::string> read_string(Reader& r, const Node& node, Pos at, const KeyPath& path,
+                                       std::string_view what);
 // A string that is_valid_name; `kind` names it in messages ("zone name").
-std::optional<std::string> read_name(Reader& r, const Node& node, Pos at,
-                                     const KeyPath& path, std::string_view kind);
+std::optional<std::string> read_name(Reader& r, const Node& node, Pos at, const KeyPath& path,
+                                     std::string_view kind);
 std::optional<bool> read_bool(Reader& r, const Node& node, Pos at, const KeyPath& path);
 // A plain decimal integer in [min, max]; `what` names it ("reqid").
-std::optional<std::uint64_t> read_integer(Reader& r, const Node& node, Pos at,
-                                          const KeyPath& path, std::uint64_t min,
-                                          std::uint64_t max, std::string_view what);
+std::optional<std::uint64_t> read_integer(Reader& r, const Node& node, Pos at, const KeyPath& path,
+                                          std::uint64_t min, std::uint64_t max,
+                                          std::string_view what);
 
 template <typename E>
 struct Choice {
@@ -147,8 +146,7 @@ struct Choice {
 };
 
 // "expected one of A, B or C, got 'x'" with a hint for near misses.
-std::string choice_error(Reader& r, const Node& node,
-                         std::span<const std::string_view> words);
+std::string choice_error(Reader& r, const Node& node, std::span<const std::string_view> words);
 
 template <typename E, std::size_t N>
 std::optional<E> read_choice(Reader& r, const Node& node, Pos at, const KeyPath& path,

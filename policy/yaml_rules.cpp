@@ -1,9 +1,8 @@
-#include "policy/yaml_sections.h"
-
 #include <charconv>
 #include <unordered_map>
 
 #include "base/ip_prefix.h"
+#include "policy/yaml_sections.h"
 
 namespace netpolicy::policy::yaml {
 
@@ -26,13 +25,23 @@ constexpr ProtocolName kProtocols[] = {
     {"esp", proto::esp}, {"ah", proto::ah},   {"any", std::nullopt}};
 constexpr std::string_view kProtocolWords[] = {"tcp", "udp", "icmp", "icmpv6", "esp", "ah", "any"};
 
+// Address keywords that follow the interfaces: `me` (every address of this
+// host) and `zone:NAME` (the addresses on zone NAME's interfaces). Group
+// names cannot contain ':', and the group name "me" is refused.
+constexpr std::string_view kMe = "me";
+constexpr std::string_view kZonePrefix = "zone:";
+
 // Address families as bits, to intersect a rule's from and to.
 using Families = std::uint8_t;
 constexpr Families kIpv4 = 1;
 constexpr Families kIpv6 = 2;
 constexpr Families kAnyFamily = kIpv4 | kIpv6;
-Families family_bit(Family f) { return f == Family::ipv4 ? kIpv4 : kIpv6; }
-const char* families_text(Families f) { return f == kIpv4 ? "IPv4 only" : "IPv6 only"; }
+Families family_bit(Family f) {
+  return f == Family::ipv4 ? kIpv4 : kIpv6;
+}
+const char* families_text(Families f) {
+  return f == kIpv4 ? "IPv4 only" : "IPv6 only";
+}
 
 // Names defined in one section, indexed once so every reference is O(1).
 // Views point into the Policy's vectors, which do not change while rules
@@ -92,7 +101,7 @@ bool expect_rule_list(Reader& r, const Field& f, const KeyPath& path, std::strin
 }
 
 struct ProtocolRead {
-  bool ok = true;                       // false: reported, skip checks that need it
+  bool ok = true;                      // false: reported, skip checks that need it
   std::optional<std::uint8_t> number;  // nullopt: any
 };
 
@@ -105,14 +114,16 @@ ProtocolRead read_protocol(Reader& r, const Field& f, const KeyPath& path) {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
     if (!s.empty() && end == s.data() + s.size()) {
       if (ec == std::errc{} && n <= 255) return {true, static_cast<std::uint8_t>(n)};
-      r.diags.error(f.value_at, path,
-                    "protocol " + (s.size() > 24 ? s.substr(0, 24) + "..." : s) +
-                        " is out of range 0-255");
+      r.diags.error(
+          f.value_at, path,
+          "protocol " + (s.size() > 24 ? s.substr(0, 24) + "..." : s) + " is out of range 0-255");
       return {false, std::nullopt};
     }
   }
-  std::string text = "expected one of tcp, udp, icmp, icmpv6, esp, ah, any or a protocol number "
-                     "0-255, got " + describe(*f.value);
+  std::string text =
+      "expected one of tcp, udp, icmp, icmpv6, esp, ah, any or a protocol number "
+      "0-255, got " +
+      describe(*f.value);
   if (f.value->is_scalar()) text += r.hint(f.value->text, kProtocolWords);
   r.diags.error(f.value_at, path, text);
   return {false, std::nullopt};
@@ -125,8 +136,7 @@ std::string protocol_text(std::uint8_t number) {
 }
 
 // "N" or "A-B", from a YAML integer or string.
-std::optional<PortRange> read_port(Reader& r, const Node& node, Pos at,
-                                   const KeyPath& path) {
+std::optional<PortRange> read_port(Reader& r, const Node& node, Pos at, const KeyPath& path) {
   const char* expected = "expected a port number or a range \"A-B\", got ";
   if (!node.is_scalar()) {
     r.diags.error(at, path, expected + describe(node));
@@ -222,7 +232,21 @@ Families read_address_refs(Reader& r, const Field& f, const KeyPath& path, const
     }
     AddressRef ref;
     ref.where = r.diags.location(at);
-    if (const Families* group = c.groups.find(*text)) {
+    if (*text == kMe) {
+      families |= kAnyFamily;  // whatever the host has, v4 and v6
+      ref.me = true;
+    } else if (text->starts_with(kZonePrefix)) {
+      const std::string zone = text->substr(kZonePrefix.size());
+      if (c.zones.find(zone) == nullptr) {
+        complete = false;
+        r.diags.error(at, entry_path,
+                      "undefined zone " + quote(zone) + " in " + quote(*text) +
+                          r.hint(zone, c.zones.names, "zones"));
+        continue;
+      }
+      families |= kAnyFamily;
+      ref.zone = zone;
+    } else if (const Families* group = c.groups.find(*text)) {
       if (*group == 0) complete = false;
       families |= *group;
       ref.group = std::move(*text);
@@ -257,9 +281,9 @@ void read_rule(Reader& r, const Node& node, const KeyPath& path, Context& c,
     if (auto name = read_name(r, *f.value, f.value_at, path.child("name"), "rule name")) {
       auto [it, added] = c.rule_names.emplace(*name, f.value_at);
       if (!added)
-        r.diags.error(f.value_at, path.child("name"),
-                      "duplicate rule name " + quote(*name) + " (first defined at " +
-                          it->second.str() + ")");
+        r.diags.error(
+            f.value_at, path.child("name"),
+            "duplicate rule name " + quote(*name) + " (first defined at " + it->second.str() + ")");
       rule.name = std::move(*name);
     }
   }
@@ -285,10 +309,10 @@ void read_rule(Reader& r, const Node& node, const KeyPath& path, Context& c,
     const bool tcp_or_udp = rule.protocol == proto::tcp || rule.protocol == proto::udp;
     if (protocol.ok && !tcp_or_udp)
       r.diags.error(f.key_at, ports_path,
-                    rule.protocol ? "ports need protocol tcp or udp, not " +
-                                        protocol_text(*rule.protocol)
-                                  : std::string{"ports need protocol tcp or udp; add "
-                                                "'protocol: tcp' or 'protocol: udp'"});
+                    rule.protocol
+                        ? "ports need protocol tcp or udp, not " + protocol_text(*rule.protocol)
+                        : std::string{"ports need protocol tcp or udp; add "
+                                      "'protocol: tcp' or 'protocol: udp'"});
     read_ports(r, f, ports_path, rule.ports);
   }
 

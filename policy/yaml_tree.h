@@ -32,9 +32,9 @@ struct Node {
   Kind kind = Kind::null;
   Style style = Style::plain;
   Pos at;
-  long offset = -1;     // byte offset in the text, -1 if unknown
-  std::string text;     // scalar value
-  std::string tag;      // the explicit tag of a tagged scalar
+  long offset = -1;  // byte offset in the text, -1 if unknown
+  std::string text;  // scalar value
+  std::string tag;   // the explicit tag of a tagged scalar
   // list: the elements; map: key, value, key, value, ... in file order,
   // duplicates kept. An alias is the anchored node itself, so a node may
   // appear in several places (even inside itself).
@@ -45,7 +45,9 @@ struct Node {
   [[nodiscard]] bool is_list() const { return kind == Kind::list; }
   [[nodiscard]] bool is_map() const { return kind == Kind::map; }
   // Elements of a list, entries of a map.
-  [[nodiscard]] std::size_t size() const { return kind == Kind::map ? items.size() / 2 : items.size(); }
+  [[nodiscard]] std::size_t size() const {
+    return kind == Kind::map ? items.size() / 2 : items.size();
+  }
   [[nodiscard]] const Node& key(std::size_t entry) const { return *items[2 * entry]; }
   [[nodiscard]] const Node& value(std::size_t entry) const { return *items[2 * entry + 1]; }
   [[nodiscard]] const Node& element(std::size_t index) const { return *items[index]; }

@@ -1,6 +1,6 @@
-#include "policy/yaml_sections.h"
-
 #include <unordered_map>
+
+#include "policy/yaml_sections.h"
 
 namespace netpolicy::policy::yaml {
 
@@ -49,8 +49,9 @@ void read_zone(Reader& r, const Node& node, const KeyPath& path,
     if (auto name = read_name(r, *f.value, f.value_at, path.child("name"), "zone name")) {
       auto [it, added] = seen.emplace(*name, f.value_at);
       if (!added)
-        r.diags.error(f.value_at, path.child("name"),
-                      "duplicate zone name " + quote(*name) + " (first defined at " + it->second.str() + ")");
+        r.diags.error(
+            f.value_at, path.child("name"),
+            "duplicate zone name " + quote(*name) + " (first defined at " + it->second.str() + ")");
       zone.name = std::move(*name);
     }
   }
@@ -60,8 +61,7 @@ void read_zone(Reader& r, const Node& node, const KeyPath& path,
     if (expect_list(r, *f.value, f.value_at, list_path, "a list of interface names or patterns",
                     r.limits.max_interface_globs, "interface patterns")) {
       if (f.value->size() == 0)
-        r.diags.error(f.value_at, list_path,
-                      "a zone needs at least one interface name or pattern");
+        r.diags.error(f.value_at, list_path, "a zone needs at least one interface name or pattern");
       for (std::size_t i = 0; i < f.value->size(); ++i) {
         const Node& item = f.value->element(i);
         if (!r.visit(item)) return;
@@ -77,8 +77,8 @@ void read_zone(Reader& r, const Node& node, const KeyPath& path,
 void read_zones(Reader& r, const Field& section, std::vector<Zone>& out) {
   const KeyPath root;
   const KeyPath path = root.child("zones");
-  if (!expect_list(r, *section.value, section.value_at, path, "a list of zones",
-                   r.limits.max_zones, "zones"))
+  if (!expect_list(r, *section.value, section.value_at, path, "a list of zones", r.limits.max_zones,
+                   "zones"))
     return;
   std::unordered_map<std::string, Pos> seen;
   for (std::size_t i = 0; i < section.value->size(); ++i) {

@@ -53,12 +53,13 @@ std::string dump(const std::vector<Diagnostic>& errors) {
   for (const auto& d : errors)
     if (d.where.line == line && d.where.column == column &&
         d.message.find(text) != std::string::npos) {
-      if (d.where.file != kPath) return ::testing::AssertionFailure() << "wrong file in " << d.to_string();
+      if (d.where.file != kPath)
+        return ::testing::AssertionFailure() << "wrong file in " << d.to_string();
       return ::testing::AssertionSuccess();
     }
-  return ::testing::AssertionFailure() << "no error at " << line << ":" << column << " containing \""
-                                       << text << "\"; got:\n"
-                                       << dump(errors);
+  return ::testing::AssertionFailure()
+         << "no error at " << line << ":" << column << " containing \"" << text << "\"; got:\n"
+         << dump(errors);
 }
 
 // The only error is at LINE:COL and contains `text`.
@@ -77,8 +78,8 @@ TEST(LoaderFile, EmptyTextIsEmptyPolicyAtOneOne) {
 }
 
 TEST(LoaderFile, OnlyCommentsIsEmptyPolicy) {
-  EXPECT_TRUE(only_error(errors_of("# nothing here\n\n   # still nothing\n"), 1, 1,
-                         "policy is empty"));
+  EXPECT_TRUE(
+      only_error(errors_of("# nothing here\n\n   # still nothing\n"), 1, 1, "policy is empty"));
 }
 
 TEST(LoaderFile, NotYamlReportsTheParserMessageAtItsMark) {
@@ -92,7 +93,8 @@ TEST(LoaderFile, DeepNestingIsRefusedNotACrash) {
   // the 250th '['; the error points at it (column 7 + 250), not at the
   // end of the file where yaml-cpp's scanner had got to.
   std::string text = "version: 1\nrules: " + std::string(100000, '[') + "\n";
-  EXPECT_TRUE(only_error(errors_of(text), 2, 257, "invalid YAML: nested too deeply for the parser"));
+  EXPECT_TRUE(
+      only_error(errors_of(text), 2, 257, "invalid YAML: nested too deeply for the parser"));
 }
 
 TEST(LoaderFile, RootNotAMappingIsAnErrorAtOneOne) {
@@ -193,8 +195,8 @@ TEST(LoaderTopLevel, MissingVersion) {
 }
 
 TEST(LoaderTopLevel, UnsupportedVersion) {
-  EXPECT_TRUE(only_error(errors_of("version: 2\n"), 1, 10,
-                         "version: unsupported schema version 2"));
+  EXPECT_TRUE(
+      only_error(errors_of("version: 2\n"), 1, 10, "version: unsupported schema version 2"));
 }
 
 TEST(LoaderTopLevel, VersionMustBeAnInteger) {
@@ -244,8 +246,7 @@ TEST(LoaderTopLevel, NonScalarKeyIsAnError) {
 
 TEST(LoaderSettings, TableMustBeAnNftIdentifier) {
   auto errors = errors_of("version: 1\nsettings:\n  table: 9lives\n");
-  EXPECT_TRUE(only_error(errors, 3, 10,
-                         "settings.table: '9lives' is not a valid table name"));
+  EXPECT_TRUE(only_error(errors, 3, 10, "settings.table: '9lives' is not a valid table name"));
   errors = errors_of("version: 1\nsettings:\n  table: " + std::string(65, 'a') + "\n");
   EXPECT_TRUE(only_error(errors, 3, 10, "is not a valid table name"));
 }
@@ -277,8 +278,8 @@ TEST(LoaderSettings, WrongTypeForSettings) {
 
 TEST(LoaderSettings, UnknownSettingWithHint) {
   auto errors = errors_of("version: 1\nsettings:\n  log_block: true\n");
-  EXPECT_TRUE(only_error(errors, 3, 3,
-                         "settings: unknown key 'log_block'; did you mean 'log_blocked'?"));
+  EXPECT_TRUE(
+      only_error(errors, 3, 3, "settings: unknown key 'log_block'; did you mean 'log_blocked'?"));
 }
 
 TEST(LoaderSettings, EmptyValuePointsAtItsKey) {
@@ -339,7 +340,8 @@ TEST(LoaderZones, InterfacePatterns) {
   EXPECT_TRUE(has_error(errors, 7, 9,
                         "zones[0].interfaces[2]: interface pattern 'veth-internal-01' is longer "
                         "than 15 bytes"));
-  EXPECT_TRUE(has_error(errors, 8, 9, "zones[0].interfaces[3]: interface pattern 'eth0:1' contains"));
+  EXPECT_TRUE(
+      has_error(errors, 8, 9, "zones[0].interfaces[3]: interface pattern 'eth0:1' contains"));
   EXPECT_TRUE(has_error(errors, 9, 9, "interface pattern 'a b' contains"));
   EXPECT_TRUE(has_error(errors, 10, 9, "interface pattern 'net/0' contains"));
   EXPECT_TRUE(has_error(errors, 11, 9,
@@ -378,14 +380,13 @@ TEST(LoaderAddresses, DuplicateGroupIsCaught) {
 
 TEST(LoaderAddresses, EmptyGroup) {
   auto errors = errors_of("version: 1\naddresses:\n  admins: []\n");
-  EXPECT_TRUE(only_error(errors, 3, 11,
-                         "addresses.admins: an address group needs at least one address"));
+  EXPECT_TRUE(
+      only_error(errors, 3, 11, "addresses.admins: an address group needs at least one address"));
 }
 
 TEST(LoaderAddresses, BadGroupName) {
   auto errors = errors_of("version: 1\naddresses:\n  -admins: [10.0.0.0/8]\n");
-  EXPECT_TRUE(only_error(errors, 3, 3,
-                         "addresses: '-admins' is not a valid address group name"));
+  EXPECT_TRUE(only_error(errors, 3, 3, "addresses: '-admins' is not a valid address group name"));
 }
 
 TEST(LoaderAddresses, WrongTypes) {
@@ -455,8 +456,8 @@ TEST(LoaderRules, UnknownRuleKeyWithHint) {
       "    direction: in\n"
       "    action: allow\n"
       "    protcol: tcp\n");
-  EXPECT_TRUE(only_error(errors, 15, 5,
-                         "rules[0]: unknown key 'protcol'; did you mean 'protocol'?"));
+  EXPECT_TRUE(
+      only_error(errors, 15, 5, "rules[0]: unknown key 'protcol'; did you mean 'protocol'?"));
 }
 
 TEST(LoaderRules, UndefinedZoneWithHint) {
@@ -475,8 +476,8 @@ TEST(LoaderRules, ZonesOfWrongType) {
       "    direction: in\n"
       "    zones: {internal: 1}\n"
       "    action: allow\n");
-  EXPECT_TRUE(only_error(errors, 14, 12,
-                         "rules[0].zones: expected a list of zone names, got a mapping"));
+  EXPECT_TRUE(
+      only_error(errors, 14, 12, "rules[0].zones: expected a list of zone names, got a mapping"));
   errors = rule_errors(
       "  - name: a\n"
       "    direction: in\n"
@@ -526,8 +527,8 @@ TEST(LoaderRules, Protocol) {
 }
 
 TEST(LoaderRules, PortsMustBeAList) {
-  auto errors = rule_errors(
-      "  - {name: a, direction: in, protocol: tcp, ports: 22, action: allow}\n");
+  auto errors =
+      rule_errors("  - {name: a, direction: in, protocol: tcp, ports: 22, action: allow}\n");
   EXPECT_TRUE(only_error(errors, 12, 52,
                          "rules[0].ports: expected a list of ports, got a single value '22'; "
                          "write [22]"));
@@ -588,9 +589,10 @@ TEST(LoaderRules, NoAddressFamilyInCommon) {
 
 TEST(LoaderRules, MixedGroupsShareAFamily) {
   // admins has both families, so it meets either side.
-  Policy p = policy_of(std::string{kDefs} +
-                       "  - {name: a, direction: in, from: [admins], to: [v6only], action: allow}\n"
-                       "  - {name: b, direction: in, from: [v4only], to: [admins], action: allow}\n");
+  Policy p =
+      policy_of(std::string{kDefs} +
+                "  - {name: a, direction: in, from: [admins], to: [v6only], action: allow}\n"
+                "  - {name: b, direction: in, from: [v4only], to: [admins], action: allow}\n");
   EXPECT_EQ(p.rules.size(), 2u);
 }
 
@@ -609,29 +611,26 @@ TEST(LoaderRules, IcmpNeedsIpv4AndIcmpv6NeedsIpv6) {
 
 TEST(LoaderRules, ProtectNeedsAProfile) {
   auto errors = rule_errors("  - {name: a, direction: out, action: protect}\n");
-  EXPECT_TRUE(only_error(errors, 12, 39,
-                         "rules[0].action: protect needs 'ipsec: <profile name>'"));
+  EXPECT_TRUE(only_error(errors, 12, 39, "rules[0].action: protect needs 'ipsec: <profile name>'"));
 }
 
 TEST(LoaderRules, ProtectWithUndefinedProfile) {
-  auto errors = rule_errors(
-      "  - {name: a, direction: out, action: protect, ipsec: db-lnk}\n");
+  auto errors = rule_errors("  - {name: a, direction: out, action: protect, ipsec: db-lnk}\n");
   EXPECT_TRUE(only_error(errors, 12, 55,
                          "rules[0].ipsec: undefined ipsec profile 'db-lnk'; did you mean "
                          "'db-link'?"));
 }
 
 TEST(LoaderRules, IpsecOnlyOnProtectRules) {
-  auto errors = rule_errors(
-      "  - {name: a, direction: out, action: allow, ipsec: db-link}\n");
+  auto errors = rule_errors("  - {name: a, direction: out, action: allow, ipsec: db-link}\n");
   EXPECT_TRUE(only_error(errors, 12, 46,
                          "rules[0].ipsec: only rules with action protect take an ipsec profile"));
 }
 
 TEST(LoaderRules, RuleOfWrongType) {
   auto errors = rule_errors("  - just-a-name\n");
-  EXPECT_TRUE(only_error(errors, 12, 5,
-                         "rules[0]: expected a rule (a mapping), got 'just-a-name'"));
+  EXPECT_TRUE(
+      only_error(errors, 12, 5, "rules[0]: expected a rule (a mapping), got 'just-a-name'"));
 }
 
 // -------------------------------------------------------------------- ipsec
@@ -644,8 +643,8 @@ TEST(LoaderIpsec, TunnelNeedsBothEndpoints) {
       "    mode: tunnel\n"
       "    local: 192.0.2.1\n"
       "    reqid: 1\n");
-  EXPECT_TRUE(only_error(errors, 4, 11,
-                         "ipsec[0].mode: tunnel mode needs a 'remote' endpoint address"));
+  EXPECT_TRUE(
+      only_error(errors, 4, 11, "ipsec[0].mode: tunnel mode needs a 'remote' endpoint address"));
 }
 
 TEST(LoaderIpsec, TransportRefusesEndpoints) {
@@ -682,11 +681,11 @@ TEST(LoaderIpsec, Reqid) {
       "  - {name: d, reqid: 4294967296}\n"
       "  - {name: e}\n");
   ASSERT_EQ(errors.size(), 4u) << dump(errors);
-  EXPECT_TRUE(has_error(errors, 4, 22,
-                        "ipsec[1].reqid: reqid 7 is already used by profile 'a' at 3:22"));
+  EXPECT_TRUE(
+      has_error(errors, 4, 22, "ipsec[1].reqid: reqid 7 is already used by profile 'a' at 3:22"));
   EXPECT_TRUE(has_error(errors, 5, 22, "ipsec[2].reqid: reqid 0 is out of range 1-4294967295"));
-  EXPECT_TRUE(has_error(errors, 6, 22,
-                        "ipsec[3].reqid: reqid 4294967296 is out of range 1-4294967295"));
+  EXPECT_TRUE(
+      has_error(errors, 6, 22, "ipsec[3].reqid: reqid 4294967296 is out of range 1-4294967295"));
   EXPECT_TRUE(has_error(errors, 7, 5, "ipsec[4]: missing required key 'reqid'"));
 }
 
@@ -699,8 +698,7 @@ TEST(LoaderIpsec, ManualKeyingIsNotSupportedYet) {
       "    keying: manual\n"
       "    manual: {key_file: /etc/k}\n");
   ASSERT_EQ(errors.size(), 2u) << dump(errors);
-  EXPECT_TRUE(has_error(errors, 5, 13,
-                        "ipsec[0].keying: manual is not supported by this version"));
+  EXPECT_TRUE(has_error(errors, 5, 13, "ipsec[0].keying: manual is not supported by this version"));
   EXPECT_TRUE(has_error(errors, 6, 5, "ipsec[0]: unknown key 'manual'"));
 }
 
@@ -750,15 +748,15 @@ TEST(LoaderLimits, EveryOtherCap) {
                                    "{name: b, interfaces: [y]}]\n",
                                    limits),
                          2, 8, "zones: 2 zones exceed the limit of 1"));
-  EXPECT_TRUE(only_error(errors_of("version: 1\nzones: [{name: a, interfaces: [x, y, z]}]\n",
-                                   limits),
-                         2, 31, "zones[0].interfaces: 3 interface patterns exceed the limit of 2"));
-  EXPECT_TRUE(only_error(errors_of("version: 1\naddresses: {a: [10.0.0.0/8], b: [10.0.0.0/8]}\n",
-                                   limits),
-                         2, 12, "addresses: 2 address groups exceed the limit of 1"));
-  EXPECT_TRUE(only_error(errors_of("version: 1\naddresses: {a: [10.0.0.0/8, 10.1.0.0/16]}\n",
-                                   limits),
-                         2, 16, "addresses.a: 2 entries exceed the limit of 1"));
+  EXPECT_TRUE(
+      only_error(errors_of("version: 1\nzones: [{name: a, interfaces: [x, y, z]}]\n", limits), 2,
+                 31, "zones[0].interfaces: 3 interface patterns exceed the limit of 2"));
+  EXPECT_TRUE(
+      only_error(errors_of("version: 1\naddresses: {a: [10.0.0.0/8], b: [10.0.0.0/8]}\n", limits),
+                 2, 12, "addresses: 2 address groups exceed the limit of 1"));
+  EXPECT_TRUE(
+      only_error(errors_of("version: 1\naddresses: {a: [10.0.0.0/8, 10.1.0.0/16]}\n", limits), 2,
+                 16, "addresses.a: 2 entries exceed the limit of 1"));
   EXPECT_TRUE(only_error(errors_of("version: 1\nrules: [{name: a, direction: in, action: allow, "
                                    "protocol: tcp, ports: [1, 2]}]\n",
                                    limits),
@@ -767,9 +765,9 @@ TEST(LoaderLimits, EveryOtherCap) {
                                    "from: [10.0.0.0/8, 10.1.0.0/16]}]\n",
                                    limits),
                          2, 55, "rules[0].from: 2 entries exceed the limit of 1"));
-  EXPECT_TRUE(only_error(errors_of("version: 1\nipsec: [{name: a, reqid: 1}, {name: b, reqid: 2}]\n",
-                                   limits),
-                         2, 8, "ipsec: 2 ipsec profiles exceed the limit of 1"));
+  EXPECT_TRUE(only_error(
+      errors_of("version: 1\nipsec: [{name: a, reqid: 1}, {name: b, reqid: 2}]\n", limits), 2, 8,
+      "ipsec: 2 ipsec profiles exceed the limit of 1"));
 }
 
 TEST(LoaderLimits, AliasesCannotMultiplyWork) {
@@ -835,37 +833,37 @@ TEST(LoaderReport, AllErrorsReportedSortedByLocation) {
 
 TEST(LoaderReport, FullPolicyRoundTrip) {
   Policy p = policy_of(
-      "version: 1\n"                                                         // 1
-      "settings:\n"                                                          // 2
-      "  table: np_test\n"                                                   // 3
-      "  default: {inbound: allow, outbound: block, forward: allow}\n"       // 4
-      "  unknown_interfaces: allow\n"                                        // 5
-      "  log_blocked: true\n"                                                // 6
-      "zones:\n"                                                             // 7
-      "  - {name: public,   interfaces: [\"eth0\", \"wl*\"]}\n"             // 8
-      "  - {name: internal, interfaces: [\"eth1\", \"veth-int*\"]}\n"       // 9
-      "addresses:\n"                                                         // 10
-      "  admins: [10.10.0.0/24, \"fd00:10::/64\"]\n"                        // 11
-      "  db: [192.0.2.10]\n"                                                 // 12
-      "rules:\n"                                                             // 13
-      "  - name: ssh-from-admins\n"                                          // 14
-      "    direction: in\n"                                                  // 15
-      "    zones: [internal]\n"                                              // 16
-      "    from: [admins, 198.51.100.7]\n"                                   // 17
-      "    protocol: tcp\n"                                                  // 18
-      "    ports: [22, \"8000-8100\", 443-444]\n"                            // 19
-      "    action: allow\n"                                                  // 20
-      "  - name: db-protected\n"                                             // 21
-      "    direction: out\n"                                                 // 22
-      "    to: [db]\n"                                                       // 23
-      "    protocol: 6\n"                                                    // 24
-      "    ports: [5432]\n"                                                  // 25
-      "    action: protect\n"                                                // 26
-      "    ipsec: db-link\n"                                                 // 27
+      "version: 1\n"                                                             // 1
+      "settings:\n"                                                              // 2
+      "  table: np_test\n"                                                       // 3
+      "  default: {inbound: allow, outbound: block, forward: allow}\n"           // 4
+      "  unknown_interfaces: allow\n"                                            // 5
+      "  log_blocked: true\n"                                                    // 6
+      "zones:\n"                                                                 // 7
+      "  - {name: public,   interfaces: [\"eth0\", \"wl*\"]}\n"                  // 8
+      "  - {name: internal, interfaces: [\"eth1\", \"veth-int*\"]}\n"            // 9
+      "addresses:\n"                                                             // 10
+      "  admins: [10.10.0.0/24, \"fd00:10::/64\"]\n"                             // 11
+      "  db: [192.0.2.10]\n"                                                     // 12
+      "rules:\n"                                                                 // 13
+      "  - name: ssh-from-admins\n"                                              // 14
+      "    direction: in\n"                                                      // 15
+      "    zones: [internal]\n"                                                  // 16
+      "    from: [admins, 198.51.100.7]\n"                                       // 17
+      "    protocol: tcp\n"                                                      // 18
+      "    ports: [22, \"8000-8100\", 443-444]\n"                                // 19
+      "    action: allow\n"                                                      // 20
+      "  - name: db-protected\n"                                                 // 21
+      "    direction: out\n"                                                     // 22
+      "    to: [db]\n"                                                           // 23
+      "    protocol: 6\n"                                                        // 24
+      "    ports: [5432]\n"                                                      // 25
+      "    action: protect\n"                                                    // 26
+      "    ipsec: db-link\n"                                                     // 27
       "  - {name: fwd-any, direction: forward, protocol: any, action: block}\n"  // 28
       "  - {name: ping6, direction: in, to: [\"fd00:10::1\"], protocol: icmpv6, action: allow}\n"
-      "ipsec:\n"                                                             // 30
-      "  - name: db-link\n"                                                  // 31
+      "ipsec:\n"             // 30
+      "  - name: db-link\n"  // 31
       "    mode: transport\n"
       "    protocol: esp\n"
       "    level: require\n"

@@ -30,11 +30,15 @@ inline PortRange port(std::string_view text) {
   return {number(text.substr(0, dash)), number(text.substr(dash + 1))};
 }
 
-// An entry of a from/to list: a literal when it parses as an address,
-// otherwise a group name.
+// An entry of a from/to list: `me`, `zone:NAME`, a literal when it parses
+// as an address, otherwise a group name.
 inline AddressRef address_ref(std::string_view text) {
   AddressRef ref;
-  if (auto p = parse_ip_prefix(text))
+  if (text == "me")
+    ref.me = true;
+  else if (text.starts_with("zone:"))
+    ref.zone = std::string{text.substr(5)};
+  else if (auto p = parse_ip_prefix(text))
     ref.prefix = *p;
   else
     ref.group = std::string{text};
@@ -132,6 +136,14 @@ class PolicyBuilder {
  private:
   Policy policy_;
 };
+
+// An interface with addresses ("10.0.0.1", "fd00::1": host addresses).
+inline Interface interface(std::string name, int ifindex,
+                           std::initializer_list<std::string_view> addresses) {
+  Interface i{std::move(name), ifindex, {}};
+  for (auto a : addresses) i.addresses.push_back(prefix(a));
+  return i;
+}
 
 // Interfaces by name, ifindex in list order from 1.
 inline InterfaceView interfaces(std::initializer_list<std::string> names) {
