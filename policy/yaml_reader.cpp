@@ -41,8 +41,15 @@ Pos Diagnostics::at_value(const Node& key, const Node& value) const {
   // An explicit null (~, null) has a position of its own; an empty value
   // is marked where the next token starts, often on the next line.
   if (value.offset >= 0 && static_cast<std::size_t>(value.offset) < text_.size()) {
-    const char c = text_[static_cast<std::size_t>(value.offset)];
-    if (c == '~' || c == 'n' || c == 'N') return at(value);
+    const std::string_view rest = text_.substr(static_cast<std::size_t>(value.offset));
+    for (std::string_view literal : {"~", "null", "Null", "NULL"}) {
+      if (!rest.starts_with(literal)) continue;
+      // The literal itself, not a next key that happens to start with it.
+      const bool ends =
+          rest.size() == literal.size() ||
+          std::string_view{" \t\r\n,]}#"}.find(rest[literal.size()]) != std::string_view::npos;
+      if (ends) return at(value);
+    }
   }
   return at(key);
 }

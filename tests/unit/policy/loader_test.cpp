@@ -287,6 +287,13 @@ TEST(LoaderSettings, EmptyValuePointsAtItsKey) {
   // starts; the message must point at the key instead.
   auto errors = errors_of("version: 1\nsettings:\n  table:\n  log_blocked: true\n");
   EXPECT_TRUE(only_error(errors, 3, 3, "settings.table: expected a table name, got nothing"));
+  // Even when the next key starts like "null".
+  errors = errors_of("version: 1\nsettings:\n  default:\n  nothing: 1\n");
+  ASSERT_EQ(errors.size(), 2u) << dump(errors);
+  EXPECT_TRUE(has_error(errors, 3, 3, "settings.default: expected a mapping"));
+  // An explicit null is where it is written.
+  errors = errors_of("version: 1\nsettings:\n  table: ~\n");
+  EXPECT_TRUE(only_error(errors, 3, 10, "settings.table: expected a table name, got nothing"));
 }
 
 // -------------------------------------------------------------------- zones
