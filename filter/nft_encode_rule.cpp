@@ -114,12 +114,15 @@ class RuleBuilder {
   // table (without it, `ip saddr` would read offset 12 of IPv6 packets
   // too); once the family is known in a rule it does not repeat it.
   void require_family(Family family) {
-    if (family_ == family) return;
+    if (family_known_ && family_ == family) return;
     meta_load(NFT_META_NFPROTO);
     cmp_u8(family == Family::ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
-    family_ = family;
+    known_family(family);
   }
-  void known_family(Family family) { family_ = family; }
+  void known_family(Family family) {
+    family_ = family;
+    family_known_ = true;
+  }
 
   void set_comment(const std::string& comment) {
     NftnlUdataBufPtr buf{nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN)};
@@ -141,7 +144,10 @@ class RuleBuilder {
 
   NftnlRulePtr rule_;
   const SetIds& set_ids_;
-  std::optional<Family> family_;
+  // Not std::optional<Family>: g++ 12 -O2 warns it may be used
+  // uninitialized (a false positive that -Werror turns into a build failure).
+  Family family_ = Family::ipv4;
+  bool family_known_ = false;
 };
 
 std::uint32_t ifname_key(IfDirection d) {
