@@ -13,7 +13,8 @@
 # here touches the host's own network namespace.
 #
 # Callers set NP_NAME (a short word: the test or "demo") before sourcing, and
-# may define np_on_failure to add to the diagnostics printed on failure.
+# may define np_on_failure (more diagnostics, printed on failure) and
+# np_on_cleanup (their own teardown, run first at exit).
 
 NP_SOURCE=${NETPOLICY_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NP_BUILD=${NETPOLICY_BUILD:-$NP_SOURCE/build}
@@ -40,6 +41,13 @@ np_fail() {
 }
 
 np_note() { echo "--- $*"; }
+
+# np_lines FILE: its number of non-empty lines; 0 when it does not exist.
+np_lines() {
+  local n
+  n=$(grep -c . "$1" 2>/dev/null) || true
+  echo "${n:-0}"
+}
 
 # np_alive PID: running (a process that exited but was not reaped yet is not).
 np_alive() {
@@ -375,11 +383,22 @@ start_probe_loop() {
   NP_PIDS+=("$PROBE_PID")
 }
 
+# wait_probe_attempts N [TIMEOUT_S]: until the probe loop has made N attempts
+# (on a loaded machine its start-up alone can take a while).
+wait_probe_attempts() {
+  local deadline=$((SECONDS + ${2:-20}))
+  while (($(np_lines "$PROBE_LOG") < $1)); do
+    np_alive "$PROBE_PID" || np_fail "probe loop exited early"
+    ((SECONDS < deadline)) || np_fail "probe loop made fewer than $1 attempts in ${2:-20}s"
+    sleep 0.05
+  done
+}
+
 # stop_probe_loop: sets PROBE_ATTEMPTS and PROBE_OPENS.
 stop_probe_loop() {
   touch "$PROBE_STOP"
   wait "$PROBE_PID" || np_fail "probe loop failed"
-  PROBE_ATTEMPTS=$(grep -c . "$PROBE_LOG" || true)
+  PROBE_ATTEMPTS=$(np_lines "$PROBE_LOG")
   PROBE_OPENS=$(grep -c '^open' "$PROBE_LOG" || true)
 }
 
@@ -408,6 +427,9 @@ np_cleanup() {
   set +e
   trap - ERR
   ((status != 0)) && np_diagnostics
+  # A caller's own teardown (containers, mounts), before the processes and
+  # namespaces go.
+  declare -F np_on_cleanup >/dev/null && np_on_cleanup
   for pid in "${NP_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${NP_PIDS[@]}"; do
     for _ in 1 2 3 4 5 6 7 8 9 10; do

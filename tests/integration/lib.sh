@@ -92,15 +92,20 @@ np_listener_answers() {
   local lns=${NP_LISTENER_NS["$1 $2 $3"]:-}
   [[ -n $lns ]] || fail "no $1 listener registered for $2 port $3 (use listen/listen_u)"
   if [[ $1 == tcp ]]; then
-    tcp_connects "$lns" "$2" "$3"
+    np_retry tcp_connects "$lns" "$2" "$3"
   else
-    udp_answers "$lns" "$2" "$3"
+    np_retry udp_answers "$lns" "$2" "$3"
   fi || fail "$1 listener $2 port $3 does not answer inside $lns: a blocked check would prove nothing"
 }
 
+# np_retry CMD...: CMD succeeds within three tries. Only checks that expect
+# traffic to pass retry (a loaded machine can miss a 1 s timeout); a check
+# that expects a block never does: one packet through is a failure.
+np_retry() { "$@" || "$@" || "$@"; }
+
 # expect_tcp_ok NS ADDR PORT [SRC]
 expect_tcp_ok() {
-  tcp_connects "$@" || fail "TCP ${4:-$1} -> $2 port $3: expected to connect, it did not"
+  np_retry tcp_connects "$@" || fail "TCP ${4:-$1} -> $2 port $3: expected to connect, it did not"
   ok "TCP ${4:-$1} -> $2 port $3 connects"
 }
 
@@ -115,7 +120,7 @@ expect_tcp_blocked() {
 
 # expect_udp_ok NS ADDR PORT [SRC]
 expect_udp_ok() {
-  udp_answers "$@" || fail "UDP ${4:-$1} -> $2 port $3: expected an answer, none came"
+  np_retry udp_answers "$@" || fail "UDP ${4:-$1} -> $2 port $3: expected an answer, none came"
   ok "UDP ${4:-$1} -> $2 port $3 answered"
 }
 
@@ -130,7 +135,7 @@ expect_udp_blocked() {
 
 # expect_ping_ok NS ADDR [SRC]
 expect_ping_ok() {
-  pings "$@" || fail "ping ${3:-$1} -> $2: expected a reply, none came"
+  np_retry pings "$@" || fail "ping ${3:-$1} -> $2: expected a reply, none came"
   ok "ping ${3:-$1} -> $2 answered"
 }
 

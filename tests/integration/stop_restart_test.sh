@@ -40,7 +40,7 @@ without_table_flags() { sed -e '/^\tflags /d' -e 's/^\(table .*{\) # progname .*
 
 np_note "the probe sees an open port (no filter yet), so its silence later means something"
 start_probe_loop "$PEER" "$H4" 2223
-sleep 0.3
+wait_probe_attempts 3
 stop_probe_loop
 ((PROBE_OPENS > 0)) || fail "probe never connected to an unfiltered port ($PROBE_ATTEMPTS attempts)"
 ok "probe connected $PROBE_OPENS of $PROBE_ATTEMPTS times without a filter"
@@ -52,6 +52,7 @@ before=$(nft_table "$HOST")
 expect_enforced
 
 start_probe_loop "$PEER" "$H4" 2223
+wait_probe_attempts 1
 
 np_note "SIGTERM"
 stop_daemon TERM
@@ -83,7 +84,7 @@ start_daemon "$HOST" "$CONFIG"
 wait_notify READY=1
 assert_same_text "ruleset after restart" "$before" "$(nft_table "$HOST")"
 expect_enforced
-sleep 0.5
+wait_probe_attempts $(($(np_lines "$PROBE_LOG") + 10))
 
 stop_probe_loop
 ((PROBE_OPENS == 0)) || fail "blocked port 2223 opened $PROBE_OPENS times during stop/restart:
