@@ -5,6 +5,7 @@
 // pointers, node merging, linear map lookups) cost three times as much as
 // parsing itself on a 20,000-rule policy. This tree keeps only what the
 // loader needs: kind, whether a scalar was plain, its position, its text.
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -70,8 +71,11 @@ class Document {
 
   // Used while building.
   Node& add() {
-    if (used_ == kChunk) {
-      chunks_.push_back(std::make_unique<Node[]>(kChunk));
+    if (used_ == chunk_size_) {
+      // Chunks double up to a cap: small policies stay small, large ones
+      // cost one allocation per few thousand nodes.
+      if (!chunks_.empty()) chunk_size_ = std::min(2 * chunk_size_, kMaxChunk);
+      chunks_.push_back(std::make_unique<Node[]>(chunk_size_));
       used_ = 0;
     }
     return chunks_.back()[used_++];
@@ -79,11 +83,11 @@ class Document {
   void set_root(const Node* node) { (root_ == nullptr ? root_ : second_root_) = node; }
 
  private:
-  // Nodes in fixed chunks: adding never moves a node, and costs one
-  // allocation per thousand nodes.
-  static constexpr std::size_t kChunk = 1024;
+  // Nodes in chunks that never move once allocated.
+  static constexpr std::size_t kMaxChunk = 4096;
   std::vector<std::unique_ptr<Node[]>> chunks_;
-  std::size_t used_ = kChunk;
+  std::size_t chunk_size_ = 32;
+  std::size_t used_ = chunk_size_;
   const Node* root_ = nullptr;
   const Node* second_root_ = nullptr;
 };
