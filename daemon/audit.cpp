@@ -1,8 +1,12 @@
 #include "daemon/audit.h"
 
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include <systemd/sd-journal.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -67,8 +71,27 @@ std::string stderr_line(const AuditRecord& record) {
   return "netpolicyd[" + std::string{event_info(record.event).name} + "]: " + record.message;
 }
 
+bool stderr_is_journal_stream(const char* journal_stream, unsigned long long stderr_dev,
+                              unsigned long long stderr_ino) {
+  if (journal_stream == nullptr) return false;
+  unsigned long long dev = 0, ino = 0;
+  char tail = 0;
+  if (std::sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &tail) != 2) return false;
+  return dev == stderr_dev && ino == stderr_ino;
+}
+
+namespace {
+bool stderr_goes_to_journal() {
+  struct stat st {};
+  if (fstat(STDERR_FILENO, &st) != 0) return false;
+  return stderr_is_journal_stream(std::getenv("JOURNAL_STREAM"), st.st_dev, st.st_ino);
+}
+}  // namespace
+
+JournalSink::JournalSink() : echo_to_stderr_(!stderr_goes_to_journal()) {}
+
 void JournalSink::record(const AuditRecord& record) {
-  std::cerr << stderr_line(record) << std::endl;
+  if (echo_to_stderr_) std::cerr << stderr_line(record) << std::endl;
 
   const std::vector<std::string> fields = journal_fields(record);
   std::vector<iovec> iov;

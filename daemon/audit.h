@@ -62,10 +62,20 @@ class AuditSink {
 
 // Writes each record to journald (sd_journal_sendv) and one line to stderr.
 // journald silently drops entries when it does not run; stderr is what
-// remains then (and what systemd captures as well).
+// remains then. Under systemd, stderr is itself a journal stream: the line
+// is then skipped, or `journalctl -u netpolicyd` would show every event twice.
 class JournalSink final : public AuditSink {
  public:
+  JournalSink();
   void record(const AuditRecord& record) override;
+
+ private:
+  bool echo_to_stderr_;
 };
+
+// True when $JOURNAL_STREAM ("DEVICE:INODE", set by systemd) names the file
+// that stderr is, i.e. stderr already goes to the journal.
+bool stderr_is_journal_stream(const char* journal_stream, unsigned long long stderr_dev,
+                              unsigned long long stderr_ino);
 
 }  // namespace netpolicy::daemon

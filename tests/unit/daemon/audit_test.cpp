@@ -97,3 +97,19 @@ TEST(AuditRecord, EveryFieldHasItsJournalName) {
 
 }  // namespace
 }  // namespace netpolicy::daemon
+
+namespace netpolicy::daemon {
+namespace {
+
+TEST(AuditJournalStream, RecognisesStderrAsTheJournalStreamSystemdGaveUs) {
+  EXPECT_TRUE(stderr_is_journal_stream("8:1234", 8, 1234));
+  EXPECT_FALSE(stderr_is_journal_stream("8:1234", 8, 1235));
+  EXPECT_FALSE(stderr_is_journal_stream("9:1234", 8, 1234));
+  EXPECT_FALSE(stderr_is_journal_stream(nullptr, 8, 1234));
+  EXPECT_FALSE(stderr_is_journal_stream("", 8, 1234));
+  EXPECT_FALSE(stderr_is_journal_stream("8:1234x", 8, 1234));
+  EXPECT_FALSE(stderr_is_journal_stream("8", 8, 1234));
+}
+
+}  // namespace
+}  // namespace netpolicy::daemon
