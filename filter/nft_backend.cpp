@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "filter/nft_elements.h"
 #include "filter/nft_encode.h"
 #include "filter/nft_socket.h"
 
@@ -82,6 +83,23 @@ Status NftBackend::replace_table(const DesiredState& state) {
     }
     return batch_error(*batch, table, *replies);
   }
+}
+
+Status NftBackend::update_elements(const ElementDiff& diff) {
+  if (diff.empty()) return Ok{};
+  auto batch = encode_element_update(diff, socket_->next_sequence());
+  if (!batch) return batch.error();
+  auto replies =
+      socket_->transact(batch->bytes, batch->first_seq, batch->message_count(), batch->ack_seq);
+  if (!replies) {
+    Error error = replies.error();
+    error.object = "table 'inet " + diff.table + "'";
+    return error;
+  }
+  if (replies->empty()) return Ok{};
+  Error error = batch_error(*batch, diff.table, *replies);
+  error.message = "Failed to update elements of table 'inet " + diff.table + "'";
+  return error;
 }
 
 }  // namespace netpolicy::filter

@@ -8,19 +8,24 @@
 #include <string>
 
 #include "base/error.h"
+#include "filter/element_applier.h"
 #include "filter/ruleset_applier.h"
 
 namespace netpolicy::filter {
 
 class NftSocket;  // nft_socket.h
 
-class NftBackend final : public RulesetApplier {
+class NftBackend final : public RulesetApplier, public ElementApplier {
  public:
   // Opens the nfnetlink socket. Fails with the errno of socket/bind.
   static Result<std::unique_ptr<NftBackend>> open();
   ~NftBackend() override;
 
   Status replace_table(const DesiredState& state) override;
+
+  // Sends only DELSETELEM/NEWSETELEM messages, on the same socket (which
+  // owns the table, so no other process could).
+  Status update_elements(const ElementDiff& diff) override;
 
   // Whether the last successful replace_table could take ownership of the
   // table (owner|persist); false on kernels without NFT_TABLE_F_PERSIST,
