@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
@@ -16,8 +17,11 @@
 #include "base/error.h"
 #include "daemon/audit.h"
 #include "daemon/check.h"
+#include "daemon/control_server.h"
+#include "daemon/daemon_status.h"
 #include "daemon/policy_engine.h"
 #include "daemon/sd_handles.h"
+#include "daemon/status_recorder.h"
 #include "filter/nft_backend.h"
 #include "netlink/interface_listing.h"
 
@@ -60,7 +64,10 @@ void notify(const std::string& state) {
 
 class Daemon {
  public:
-  Daemon(const DaemonOptions& options, AuditSink& audit) : options_(options), audit_(audit) {}
+  // Every event goes through recorder_ to `journal`, so status can report
+  // the last error and when the policy was applied.
+  Daemon(const DaemonOptions& options, AuditSink& journal)
+      : options_(options), recorder_(journal), audit_(recorder_) {}
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
@@ -73,13 +80,20 @@ class Daemon {
   void stop(const signalfd_siginfo& si);
   int fail(const Error& error, std::string action);
   Status setup_loop();
+  Status open_control();
+  DaemonStatus snapshot() const;
 
   const DaemonOptions& options_;
+  StatusRecorder recorder_;
   AuditSink& audit_;
   SdEventPtr event_;
   std::vector<SdEventSourcePtr> signals_;
   std::unique_ptr<filter::NftBackend> backend_;
   std::unique_ptr<PolicyEngine> engine_;
+  // The interfaces of the last listing (see snapshot()).
+  InterfaceView view_;
+  // Last: its sources go before the loop and the engine it reads.
+  std::unique_ptr<ControlServer> control_;
 };
 
 int Daemon::fail(const Error& error, std::string action) {
@@ -121,17 +135,66 @@ Status Daemon::setup_loop() {
   return Ok{};
 }
 
+// RUNTIME_DIR/control.sock, answered from the loop. Requests that come
+// before READY=1 wait in the socket's backlog until the loop runs.
+Status Daemon::open_control() {
+  auto server = ControlServer::open(event_.get(),
+                                    control::control_socket_path(options_.runtime_dir), std::cerr);
+  if (!server) return server.error();
+  control_ = std::move(server.value());
+  control_->handle(control::Command::status, [this](const control::Request&, const PeerCredentials&,
+                                                    const ControlServer::Responder& respond) {
+    respond.reply(control::status_data(snapshot()));
+  });
+  control_->handle(control::Command::interfaces,
+                   [this](const control::Request&, const PeerCredentials&,
+                          const ControlServer::Responder& respond) {
+                     respond.reply(control::interfaces_data(snapshot()));
+                   });
+  return Ok{};
+}
+
+DaemonStatus Daemon::snapshot() const {
+  DaemonStatus s;
+  s.pid = static_cast<int>(::getpid());
+  s.version = NETPOLICY_VERSION;
+  s.last_error = recorder_.last_error();
+  const AppliedPolicy* now = engine_ ? engine_->current() : nullptr;
+  if (now) {
+    s.policy = PolicyStatus{now->policy.path,           now->policy.sha256,
+                            recorder_.applied_source(), recorder_.applied_at().value_or(WallTime{}),
+                            now->policy.rules.size(),   now->policy.zones.size()};
+  }
+  // Integration point for the live interface watcher: view_ is the listing
+  // the last apply made, and it is complete (list_interfaces() never
+  // returns a partial one). Give the watcher's current view and its
+  // complete flag here; view_since comes from its 5480/5490 events.
+  s.interface_count = view_.interfaces.size();
+  s.view_complete = view_.complete && recorder_.view_complete();
+  s.view_since = recorder_.view_since();
+  s.interfaces =
+      interface_statuses(now ? &now->policy : nullptr, now ? &now->state : nullptr, view_);
+  return s;
+}
+
 int Daemon::run() {
   const std::string no_change = "exiting; the kernel keeps the rules it had";
   // Signals first: a SIGHUP during start-up must not kill us.
   if (Status s = setup_loop(); !s) return fail(s.error(), no_change);
   if (Status s = make_directories(options_.runtime_dir); !s) return fail(s.error(), no_change);
+  if (Status s = open_control(); !s) return fail(s.error(), no_change);
 
   auto backend = filter::NftBackend::open();
   if (!backend) return fail(backend.error(), no_change);
   backend_ = std::move(backend.value());
   engine_ = std::make_unique<PolicyEngine>(
-      *backend_, [] { return netlink::list_interfaces(); }, audit_);
+      *backend_,
+      [this] {
+        Result<InterfaceView> view = netlink::list_interfaces();
+        if (view) view_ = *view;
+        return view;
+      },
+      audit_);
 
   // Fail closed: a broken policy never deletes what the kernel has.
   PolicyEngine::Outcome first = engine_->apply_file(options_.config);

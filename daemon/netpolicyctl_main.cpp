@@ -1,5 +1,9 @@
 // netpolicyctl [--runtime-dir DIR] COMMAND [--json]
-// Commands that need no running daemon: `check FILE`, `export FILE`.
+// Commands that ask the daemon over RUNTIME_DIR/control.sock: `status`,
+// `interfaces`. Commands that need no running daemon: `check FILE`,
+// `export FILE`.
+// Exit status: 0 success, 1 failure (policy invalid, daemon not reached,
+// daemon's error reply), 2 usage error.
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
@@ -7,7 +11,10 @@
 #include <string>
 
 #include "daemon/check.h"
+#include "daemon/control_client.h"
+#include "daemon/control_protocol.h"
 #include "daemon/policy_source.h"
+#include "daemon/status_format.h"
 #include "filter/nft_text.h"
 #include "netlink/interface_listing.h"
 #include "policy/compiler.h"
@@ -63,6 +70,27 @@ int export_ruleset(const std::string& path, bool json) {
   return 0;
 }
 
+// Asks the daemon; prints its data as JSON or through `format`.
+int ask_daemon(const std::string& runtime_dir, netpolicy::daemon::control::Command command,
+               bool json, std::string (*format)(const nlohmann::json&)) {
+  namespace d = netpolicy::daemon;
+  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), command);
+  if (!reply) {
+    std::cerr << "netpolicyctl: " << reply.error().describe() << '\n';
+    return 1;
+  }
+  if (!reply->ok) {
+    std::cerr << "netpolicyctl: netpolicyd refused '" << d::control::command_name(command)
+              << "': " << reply->error_message << " (" << reply->error_code << ")\n";
+    return 1;
+  }
+  if (json)
+    std::cout << reply->data.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  else
+    std::cout << format(reply->data);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,6 +112,12 @@ int main(int argc, char** argv) {
       "export", "print the nft ruleset FILE compiles to for this namespace's interfaces");
   export_cmd->add_option("FILE", file, "policy file")->required();
   export_cmd->fallthrough();
+  auto* status_cmd = app.add_subcommand(
+      "status", "show the policy in force, the interface view and the last error");
+  status_cmd->fallthrough();
+  auto* interfaces_cmd =
+      app.add_subcommand("interfaces", "show each interface with its zone and state");
+  interfaces_cmd->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,6 +129,12 @@ int main(int argc, char** argv) {
   try {
     if (check_cmd->parsed()) return check(file, json);
     if (export_cmd->parsed()) return export_ruleset(file, json);
+    using netpolicy::daemon::control::Command;
+    if (status_cmd->parsed())
+      return ask_daemon(runtime_dir, Command::status, json, &netpolicy::daemon::format_status);
+    if (interfaces_cmd->parsed())
+      return ask_daemon(runtime_dir, Command::interfaces, json,
+                        &netpolicy::daemon::format_interfaces);
   } catch (const std::exception& e) {
     std::cerr << "netpolicyctl: fatal: " << e.what() << std::endl;
     return 1;
