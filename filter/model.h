@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/ip_prefix.h"
+#include "filter/xfrm_model.h"
 
 namespace netpolicy::filter {
 
@@ -95,8 +96,15 @@ struct MatchIcmpv6Type {  // icmpv6 type N (after MatchL4proto 58)
   std::uint8_t type = 0;
   friend bool operator==(const MatchIcmpv6Type&, const MatchIcmpv6Type&) = default;
 };
+// ipsec in reqid N: the packet was decapsulated by an SA with reqid N
+// (which implies it arrived through IPsec at all).
+struct MatchIpsecInReqid {
+  std::uint32_t reqid = 0;
+  friend bool operator==(const MatchIpsecInReqid&, const MatchIpsecInReqid&) = default;
+};
 using Match = std::variant<MatchIfname, MatchCtState, MatchNfproto, MatchL4proto,
-                           MatchAddressSet, MatchPort, MatchPortSet, MatchIcmpv6Type>;
+                           MatchAddressSet, MatchPort, MatchPortSet, MatchIcmpv6Type,
+                           MatchIpsecInReqid>;
 
 // ---- verdicts --------------------------------------------------------------
 enum class VerdictKind : std::uint8_t {
@@ -158,6 +166,9 @@ struct Table {
 
 struct DesiredState {
   Table table;
+  // The XFRM policies of `protect` rules (filter/xfrm_model.h); applied
+  // before the table and rolled back if the table is refused.
+  XfrmState xfrm;
   friend bool operator==(const DesiredState&, const DesiredState&) = default;
 };
 

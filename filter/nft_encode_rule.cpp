@@ -3,6 +3,7 @@
 // `nft --debug=netlink`), so `nft list` prints both the same way.
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/xfrm.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -94,6 +95,15 @@ class RuleBuilder {
     nftnl_expr_set_u32(e.get(), NFTNL_EXPR_BITWISE_LEN, sizeof mask);
     nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_MASK, &mask, sizeof mask);
     nftnl_expr_set(e.get(), NFTNL_EXPR_BITWISE_XOR, &zero, sizeof zero);
+    add(std::move(e));
+  }
+  // The reqid of the inbound SA at position 0 of the packet's secpath.
+  void xfrm_reqid_load() {
+    NftnlExprPtr e = expr("xfrm");
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_XFRM_KEY, NFT_XFRM_KEY_REQID);
+    nftnl_expr_set_u8(e.get(), NFTNL_EXPR_XFRM_DIR, XFRM_POLICY_IN);
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_XFRM_SPNUM, 0);
+    nftnl_expr_set_u32(e.get(), NFTNL_EXPR_XFRM_DREG, kReg);
     add(std::move(e));
   }
   void counter() { add(expr("counter")); }
@@ -226,6 +236,13 @@ struct MatchEncoder {
   std::optional<std::string> operator()(const MatchIcmpv6Type& m) {
     b.payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, kIcmpv6TypeOffset, 1);
     b.cmp_u8(m.type);
+    return std::nullopt;
+  }
+  std::optional<std::string> operator()(const MatchIpsecInReqid& m) {
+    // nft 1.0.6: `[ xfrm load in 0 reqid => reg 1 ] [ cmp eq reg 1 N ]`,
+    // the reqid in host byte order.
+    b.xfrm_reqid_load();
+    b.cmp(NFT_CMP_EQ, &m.reqid, sizeof m.reqid);
     return std::nullopt;
   }
 };

@@ -144,9 +144,11 @@ std::string render_match(const Match& match, std::optional<std::uint8_t>& l4prot
           return port_selector(l4proto) + " dport " + port_range(m.first, m.last);
         } else if constexpr (std::is_same_v<M, MatchPortSet>) {
           return port_selector(l4proto) + " dport @" + m.set;
-        } else {
-          static_assert(std::is_same_v<M, MatchIcmpv6Type>);
+        } else if constexpr (std::is_same_v<M, MatchIcmpv6Type>) {
           return "icmpv6 type " + icmpv6_type_name(m.type);
+        } else {
+          static_assert(std::is_same_v<M, MatchIpsecInReqid>);
+          return "ipsec in reqid " + std::to_string(m.reqid);
         }
       },
       match);

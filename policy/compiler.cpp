@@ -8,6 +8,7 @@
 #include "policy/base_chains.h"
 #include "policy/host_addresses.h"
 #include "policy/rule_compiler.h"
+#include "policy/xfrm_compiler.h"
 #include "policy/zone_chains.h"
 
 namespace netpolicy::policy {
@@ -76,6 +77,7 @@ filter::DesiredState compile(const Policy& policy, const InterfaceView& view) {
   auto zones = zone_chains(policy, compiled);
   table.chains.insert(table.chains.end(), std::make_move_iterator(zones.begin()),
                       std::make_move_iterator(zones.end()));
+  state.xfrm = compile_xfrm(policy);
   return state;
 }
 

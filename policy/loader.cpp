@@ -11,6 +11,7 @@
 #include "policy/policy_digest.h"
 #include "policy/yaml_reader.h"
 #include "policy/yaml_sections.h"
+#include "policy/yaml_settings_ipsec.h"
 #include "policy/yaml_tree.h"
 
 namespace netpolicy::policy {
@@ -116,6 +117,7 @@ void read_document(yaml::Reader& r, const yaml::Node& root, Policy& policy) {
   if (fields[kIpsec].present) yaml::read_ipsec(r, fields[kIpsec], policy.ipsec);
   // Last, because rules refer to everything above.
   if (fields[kRules].present) yaml::read_rules(r, fields[kRules], policy);
+  if (fields[kRules].present && r.diags.empty()) yaml::check_protect_expansion(r, policy);
 }
 
 Pos from_parser_mark(const YAML::Mark& mark) {

@@ -32,6 +32,17 @@ struct Defaults {
 };
 
 struct Settings {
+  // First priority of netpolicyd's XFRM policy band [base, base + 2^18):
+  // its policies are the ones with a priority in the band; everything
+  // outside (an IKE daemon's or administrator's) is never touched.
+  // 0x7a000 = 499712, well above strongSwan's default priorities (< 200000).
+  std::uint32_t xfrm_priority_base = 0x7a000;
+  // Cap on the XFRM policies `protect` rules expand to (addresses x ports x
+  // directions); beyond it the policy is refused with the rule's location.
+  std::uint64_t max_protect_selectors = 65536;
+  // A protected flow whose ACQUIREs go unanswered this long raises
+  // ipsec-sa-missing (5492).
+  std::uint64_t sa_missing_after_seconds = 10;
   std::string table = "netpolicy";          // nftables table, family inet
   Defaults defaults;
   Verdict unknown_interfaces = Verdict::block;  // interfaces in no zone

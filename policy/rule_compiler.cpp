@@ -123,9 +123,8 @@ std::vector<filter::Match> rule_matches(const Rule& rule, const Side& from, cons
   return matches;
 }
 
-void emit(const Policy& policy, const Rule& rule, std::vector<filter::Match> matches,
+void emit(const Policy& policy, const Rule& rule, bool block, std::vector<filter::Match> matches,
           std::vector<filter::Rule>& out) {
-  const bool block = rule.action == Action::block;
   if (block && policy.settings.log_blocked) {
     // The log gets a rule of its own: in one rule, `limit` would stop
     // evaluation for packets over the rate before `drop`, and they would
@@ -144,6 +143,37 @@ void emit(const Policy& policy, const Rule& rule, std::vector<filter::Match> mat
   out.push_back(std::move(nft_rule));
 }
 
+const IpsecProfile* find_profile(const Policy& policy, const std::string& name) {
+  for (const auto& profile : policy.ipsec)
+    if (profile.name == name) return &profile;
+  return nullptr;
+}
+
+// One family's (or the family-less) nft rules of a policy rule.
+void emit_rule(const Policy& policy, const Rule& rule, std::vector<filter::Match> matches,
+               std::vector<filter::Rule>& out) {
+  if (rule.action != Action::protect) {
+    emit(policy, rule, rule.action == Action::block, std::move(matches), out);
+    return;
+  }
+  // protect: the XFRM policies (xfrm_compiler.h) make the kernel encrypt
+  // the flow and refuse it in clear text. Inbound, nft refuses clear text
+  // too, even if someone deletes the XFRM policies: accept the flow only
+  // when it was decapsulated by an SA of the profile's reqid, drop the rest
+  // of it. Outbound and forwarded, the XFRM policies (out, fwd) do that:
+  // the nft rule only accepts the flow, so it is not caught by the
+  // chain's default.
+  const IpsecProfile* profile = find_profile(policy, rule.ipsec);
+  if (rule.direction == Direction::in && profile != nullptr) {
+    std::vector<filter::Match> protected_matches = matches;
+    protected_matches.emplace_back(filter::MatchIpsecInReqid{profile->reqid});
+    emit(policy, rule, false, std::move(protected_matches), out);
+    emit(policy, rule, true, std::move(matches), out);
+    return;
+  }
+  emit(policy, rule, false, std::move(matches), out);
+}
+
 }  // namespace
 
 std::string group_set_name(const std::string& group, Family family) {
@@ -156,20 +186,15 @@ std::string rule_log_prefix(const std::string& rule) {
 
 CompiledRule compile_rule(const Policy& policy, const Rule& rule, const HostAddresses& host) {
   CompiledRule compiled;
-  // protect (traffic must travel inside IPsec) needs XFRM policies, which a
-  // later stage adds; the nft table gets nothing for it. The loader has
-  // already validated the rule and its profile, so there is nothing to report.
-  if (rule.action == Action::protect) return compiled;
-
   const Side from = resolve_side(policy, rule, rule.from, "src", host);
   const Side to = resolve_side(policy, rule, rule.to, "dst", host);
   const auto families = rule_families(rule, from, to);
 
   if (!families) {
-    emit(policy, rule, rule_matches(rule, from, to, std::nullopt), compiled.rules);
+    emit_rule(policy, rule, rule_matches(rule, from, to, std::nullopt), compiled.rules);
   } else {
     for (Family family : *families)
-      emit(policy, rule, rule_matches(rule, from, to, family), compiled.rules);
+      emit_rule(policy, rule, rule_matches(rule, from, to, family), compiled.rules);
     // Own sets only for the families the rule uses: src4, src6, dst4, dst6.
     for (const Side* side : {&from, &to}) {
       for (Family family : *families) {

@@ -12,7 +12,7 @@
 namespace netpolicy::policy {
 
 struct CompiledRule {
-  std::vector<filter::Rule> rules;  // in evaluation order; empty for protect
+  std::vector<filter::Rule> rules;  // in evaluation order
   std::vector<filter::Set> sets;    // r_<rule>_{src4,src6,dst4,dst6,ports}
 };
 

@@ -1,5 +1,7 @@
 #include "policy/yaml_sections.h"
 
+#include "policy/yaml_settings_ipsec.h"
+
 namespace netpolicy::policy::yaml {
 
 namespace {
@@ -27,8 +29,10 @@ void read_settings(Reader& r, const Field& section, Settings& out) {
   const KeyPath root;
   const KeyPath path = root.child("settings");
   if (!expect_map(r, *section.value, section.value_at, path, "a mapping of settings")) return;
-  static constexpr std::string_view keys[] = {"table", "default", "unknown_interfaces",
-                                              "log_blocked", "netlink_receive_buffer"};
+  static constexpr std::string_view keys[] = {
+      "table",           "default",           "unknown_interfaces",
+      "log_blocked",     "netlink_receive_buffer", kIpsecSettingKeys[0],
+      kIpsecSettingKeys[1], kIpsecSettingKeys[2]};
   auto fields = read_fields(r, *section.value, path, keys);
   if (const Field& f = fields[0]; f.present) {
     if (auto name = read_name(r, *f.value, f.value_at, path.child("table"), "table name"))
@@ -52,6 +56,7 @@ void read_settings(Reader& r, const Field& section, Settings& out) {
                               "netlink_receive_buffer"))
       out.netlink_receive_buffer = *v;
   }
+  read_ipsec_settings(r, keys, fields, path, out);
 }
 
 }  // namespace netpolicy::policy::yaml

@@ -254,17 +254,25 @@ TEST(CompilerMaps, UnclassifiedInterfacesFallToTheUnknownPosture) {
   }
 }
 
-TEST(CompilerRules, ProtectRulesEmitNothing) {
+TEST(CompilerRules, OutboundProtectRulesOnlyAcceptInNft) {
+  // Outbound, the XFRM policies refuse clear text (xfrm_compiler_test.cpp);
+  // nft accepts the flow so the chain's default does not catch it.
   Policy p = PolicyBuilder{}
                  .zone("lan", {"eth0"})
-                 .rule(protect("db-protected").to({"192.0.2.10", "192.0.2.11"}).ports({"1", "2"}))
+                 .rule(protect("db-protected")
+                           .to({"192.0.2.10", "192.0.2.11"})
+                           .protocol(proto::tcp)
+                           .ports({"1", "2"})
+                           .ipsec("db"))
+                 .ipsec("db", 7)
                  .build();
   auto state = compile(p, interfaces({"eth0"}));
-  EXPECT_TRUE(state.table.sets.empty());
   const auto* out = find_chain(state.table, "out_lan");
   ASSERT_NE(out, nullptr);
-  ASSERT_EQ(out->rules.size(), 1u);  // only the default
-  EXPECT_EQ(out->rules[0].comment, "default outbound");
+  ASSERT_EQ(out->rules.size(), 2u);  // the protect rule, then the default
+  EXPECT_EQ(out->rules[0].comment, "db-protected");
+  EXPECT_EQ(out->rules[0].verdict.kind, filter::VerdictKind::accept);
+  EXPECT_FALSE(state.xfrm.policies.empty());
 }
 
 TEST(CompilerRules, BlockedLogIsARuleOfItsOwnSoOverLimitPacketsAreStillDropped) {
