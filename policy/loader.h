@@ -46,4 +46,29 @@ LoadResult load_policy_file(const std::string& path, const Limits& limits = {});
 LoadResult load_policy_text(std::string_view text, const std::string& path,
                             const Limits& limits = {});
 
+// What a file is to the policy it is part of; it decides which top-level
+// sections the file may hold:
+//   main     everything (version, settings, sources, zones, addresses,
+//            ipsec, rules); settings.local_rules excepted
+//   dropin   version, zones, addresses, ipsec, rules (policy.d/*.yaml)
+//   central  version, zones, addresses, ipsec, rules, and settings with
+//            local_rules only
+// `version: 1` is required in every file.
+enum class PolicyRole : unsigned char { main, dropin, central };
+
+LoadResult load_policy_text(std::string_view text, const std::string& path, PolicyRole role,
+                            const Limits& limits = {});
+
+// Reads TEXT (role ROLE) into POLICY, which may already hold earlier files:
+// their zones, groups and profiles can be referred to; their names are not
+// checked against here (policy_set.h does that). Appends PATH and its digest
+// to policy.files / policy.file_digests and sets policy.sha256 to that
+// digest. Returns the errors (empty: read).
+std::vector<Diagnostic> load_policy_into(std::string_view text, const std::string& path,
+                                         PolicyRole role, const Limits& limits, Policy& policy);
+
+// The bytes of PATH, at most LIMIT; errors located at PATH:1:1.
+std::variant<std::string, std::vector<Diagnostic>> read_policy_bytes(const std::string& path,
+                                                                     std::size_t limit);
+
 }  // namespace netpolicy::policy

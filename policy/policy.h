@@ -51,6 +51,20 @@ struct Settings {
   // bytes (SO_RCVBUFFORCE). Big enough for a storm of several thousand
   // link events; an overrun is still detected and recovered from.
   std::uint64_t netlink_receive_buffer = 32u << 20;
+  // Group (name) that may write the policy files and their directories
+  // besides root; empty: only root may (see loader.h, strict modes).
+  std::string trusted_group;
+};
+
+// `sources.central` of the main policy file: where the central policy comes
+// from. Exactly one of path and url is set.
+struct CentralSource {
+  std::string path;                   // a file configuration management delivers
+  std::string url;                    // http:// or https://
+  std::uint64_t interval_seconds = 300;  // polling period
+  std::uint64_t timeout_seconds = 10;    // per fetch
+  std::uint64_t max_bytes = 16u << 20;   // fetched body cap
+  Location where;
 };
 
 struct Zone {
@@ -131,8 +145,19 @@ struct Policy {
   std::vector<AddressGroup> addresses;
   std::vector<Rule> rules;
   std::vector<IpsecProfile> ipsec;
-  std::string path;    // the file it was loaded from
-  std::string sha256;  // hex digest of that file's bytes
+  std::string path;    // the file it was loaded from (the main file)
+  // Hex SHA-256 of that file's bytes when the policy is one file; of a
+  // policy made of several (central, main, drop-ins), the SHA-256 of their
+  // digests, each as 64 hex digits and a newline, in load order.
+  std::string sha256;
+  std::optional<CentralSource> central;  // main file's sources.central
+  // A central policy's settings.local_rules; false: the local rules were
+  // dropped when the policies were merged.
+  bool local_rules = true;
+  // Every file the policy was read from, in load order (a central policy
+  // appears under its label, e.g. its URL or "cache").
+  std::vector<std::string> files;
+  std::vector<std::string> file_digests;  // hex SHA-256 of each of `files`
 
   [[nodiscard]] const AddressGroup* find_group(const std::string& name) const {
     for (const auto& g : addresses)

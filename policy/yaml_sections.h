@@ -13,6 +13,8 @@
 namespace netpolicy::policy::yaml {
 
 void read_settings(Reader& r, const Field& section, Settings& out);
+// sources: {central: {path: FILE} | {url: URL, interval, timeout, max_bytes}}
+void read_sources(Reader& r, const Field& section, std::optional<CentralSource>& out);
 void read_zones(Reader& r, const Field& section, std::vector<Zone>& out);
 void read_addresses(Reader& r, const Field& section, std::vector<AddressGroup>& out);
 void read_ipsec(Reader& r, const Field& section, std::vector<IpsecProfile>& out);

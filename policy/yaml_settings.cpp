@@ -29,10 +29,12 @@ void read_settings(Reader& r, const Field& section, Settings& out) {
   const KeyPath root;
   const KeyPath path = root.child("settings");
   if (!expect_map(r, *section.value, section.value_at, path, "a mapping of settings")) return;
-  static constexpr std::string_view keys[] = {
-      "table",           "default",           "unknown_interfaces",
-      "log_blocked",     "netlink_receive_buffer", kIpsecSettingKeys[0],
-      kIpsecSettingKeys[1], kIpsecSettingKeys[2]};
+  static constexpr std::string_view keys[] = {"table", "default", "unknown_interfaces",
+                                              "log_blocked", "netlink_receive_buffer",
+                                              "trusted_group", kIpsecSettingKeys[0],
+                                              kIpsecSettingKeys[1], kIpsecSettingKeys[2],
+                                              // a central policy's; the loader says so in a main file
+                                              "local_rules"};
   auto fields = read_fields(r, *section.value, path, keys);
   if (const Field& f = fields[0]; f.present) {
     if (auto name = read_name(r, *f.value, f.value_at, path.child("table"), "table name"))
@@ -55,6 +57,20 @@ void read_settings(Reader& r, const Field& section, Settings& out) {
                               kMinNetlinkReceiveBuffer, kMaxNetlinkReceiveBuffer,
                               "netlink_receive_buffer"))
       out.netlink_receive_buffer = *v;
+  }
+  if (const Field& f = fields[5]; f.present) {
+    // A group name as groupadd(8) takes it; whether it exists is checked
+    // where the files' modes are (policy_set.cpp).
+    if (auto name = read_string(r, *f.value, f.value_at, path.child("trusted_group"),
+                                "a group name")) {
+      const bool valid = !name->empty() && name->size() <= 32 && (*name)[0] != '-' &&
+                         name->find_first_of(":/ \t\n,") == std::string::npos;
+      if (valid)
+        out.trusted_group = std::move(*name);
+      else
+        r.diags.error(f.value_at, path.child("trusted_group"),
+                      "trusted_group " + quote(*name) + " is not a valid group name");
+    }
   }
   read_ipsec_settings(r, keys, fields, path, out);
 }

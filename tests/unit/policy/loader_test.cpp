@@ -215,10 +215,37 @@ TEST(LoaderTopLevel, CoreTagsCountAsPlainOthersAreNamed) {
                          "'tag:yaml.org,2002:str'"));
 }
 
-TEST(LoaderTopLevel, SourcesAreNotSupportedYet) {
-  auto errors = errors_of("version: 1\nsources:\n  central: {path: /x}\n");
-  EXPECT_TRUE(only_error(errors, 2, 1,
-                         "sources: central policy sources are not supported by this version"));
+TEST(LoaderTopLevel, CentralSourceByPathOrUrl) {
+  Policy p = policy_of("version: 1\nsources:\n  central: {path: /x}\n");
+  ASSERT_TRUE(p.central.has_value());
+  EXPECT_EQ(p.central->path, "/x");
+  Policy u = policy_of(
+      "version: 1\nsources:\n  central: {url: https://h/p.yaml, interval: 5m, timeout: 3s, "
+      "max_bytes: 4096}\n");
+  ASSERT_TRUE(u.central.has_value());
+  EXPECT_EQ(u.central->url, "https://h/p.yaml");
+  EXPECT_EQ(u.central->interval_seconds, 300u);
+  EXPECT_EQ(u.central->timeout_seconds, 3u);
+  EXPECT_EQ(u.central->max_bytes, 4096u);
+  EXPECT_TRUE(only_error(errors_of("version: 1\nsources:\n  central: {url: ftp://h/x}\n"), 3, 18,
+                         "sources.central.url: the central policy url 'ftp://h/x' does not start "
+                         "with http:// or https://"));
+  EXPECT_TRUE(only_error(errors_of("version: 1\nsources:\n  central: {path: /x, url: http://h}\n"),
+                         3, 12, "sources.central: give either path or url, not both"));
+}
+
+TEST(LoaderTopLevel, LocalRulesBelongToTheCentralPolicy) {
+  EXPECT_TRUE(only_error(errors_of("version: 1\nsettings: {local_rules: false}\n"), 2, 12,
+                         "settings: local_rules is set by a central policy, not by the local one"));
+  auto central = load_policy_text("version: 1\nsettings: {local_rules: false}\n", "c.yaml",
+                                  PolicyRole::central);
+  ASSERT_TRUE(std::holds_alternative<Policy>(central));
+  EXPECT_FALSE(std::get<Policy>(central).local_rules);
+  auto bad = load_policy_text("version: 1\nsettings: {table: x}\n", "c.yaml", PolicyRole::central);
+  ASSERT_TRUE(std::holds_alternative<std::vector<Diagnostic>>(bad));
+  EXPECT_EQ(std::get<std::vector<Diagnostic>>(bad).front().to_string(),
+            "c.yaml:2:12: error: settings: a central policy's settings hold only local_rules; "
+            "'table' belongs in the machine's main policy file");
 }
 
 TEST(LoaderTopLevel, UnknownKeyWithHint) {
