@@ -40,6 +40,8 @@ std::string_view field_name(Field field) {
       return "REASON";
     case Field::action_taken:
       return "ACTION_TAKEN";
+    case Field::local_rules:
+      return "LOCAL_RULES";
   }
   return "UNKNOWN_FIELD";
 }

@@ -26,6 +26,7 @@ enum class Field : std::uint8_t {
   error_location,  // ERROR_LOCATION: path:line:col
   reason,          // REASON
   action_taken,    // ACTION_TAKEN
+  local_rules,     // LOCAL_RULES: applied | ignored (a central policy's local_rules)
 };
 
 // The journal field name, e.g. "POLICY_PATH".

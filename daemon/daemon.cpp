@@ -77,6 +77,10 @@ class Daemon {
   static int on_reload_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   static int on_stop_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   void reload(const signalfd_siginfo& si);
+  // The central source's polling timer, (re)armed after each apply from
+  // the policy in force; none without sources.central.
+  void arm_poll();
+  static int on_poll(sd_event_source*, std::uint64_t, void* userdata);
   void stop(const signalfd_siginfo& si);
   int fail(const Error& error, std::string action);
   Status setup_loop();
@@ -88,6 +92,7 @@ class Daemon {
   AuditSink& audit_;
   SdEventPtr event_;
   std::vector<SdEventSourcePtr> signals_;
+  SdEventSourcePtr poll_timer_;
   std::unique_ptr<filter::NftBackend> backend_;
   std::unique_ptr<PolicyEngine> engine_;
   // The interfaces of the last listing (see snapshot()).
@@ -195,6 +200,9 @@ int Daemon::run() {
         return view;
       },
       audit_);
+  // The daemon applies what root owns only (StrictModes); the cached
+  // central policy lives in the state directory.
+  engine_->set_sources(SourceOptions{options_.state_dir, true});
 
   // Fail closed: a broken policy never deletes what the kernel has.
   PolicyEngine::Outcome first = engine_->apply_file(options_.config);
@@ -204,6 +212,7 @@ int Daemon::run() {
   }
 
   notify("READY=1\nSTATUS=" + engine_->status());
+  arm_poll();
   const AppliedPolicy& now = *engine_->current();
   AuditRecord rec{Event::service_started, "netpolicyd started: " + engine_->status(), {}};
   rec.add(Field::policy_path, now.policy.path)
@@ -233,6 +242,7 @@ void Daemon::reload(const signalfd_siginfo& si) {
   notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading policy {}", monotonic_usec(),
                      options_.config));
   PolicyEngine::Outcome outcome = engine_->apply_file(options_.config);
+  arm_poll();
   if (outcome.applied)
     notify("READY=1\nSTATUS=" + engine_->status());
   else
@@ -254,6 +264,39 @@ void Daemon::stop(const signalfd_siginfo& si) {
       .add(Field::action_taken, "left table inet " + table + " in the kernel");
   audit_.record(rec);
   sd_event_exit(event_.get(), 0);
+}
+
+void Daemon::arm_poll() {
+  const AppliedPolicy* now = engine_ ? engine_->current() : nullptr;
+  if (now == nullptr || !now->policy.central) {
+    poll_timer_.reset();
+    return;
+  }
+  const std::uint64_t usec = now->policy.central->interval_seconds * 1'000'000u;
+  if (poll_timer_) {
+    // Already armed: keep the period it runs at, change it if it changed.
+    sd_event_source_set_time_relative(poll_timer_.get(), usec);
+    sd_event_source_set_enabled(poll_timer_.get(), SD_EVENT_ONESHOT);
+    return;
+  }
+  sd_event_source* source = nullptr;
+  if (int r = sd_event_add_time_relative(event_.get(), &source, CLOCK_MONOTONIC, usec, 0,
+                                         &Daemon::on_poll, this);
+      r < 0) {
+    std::cerr << "netpolicyd: Failed to arm the central policy timer: " << std::strerror(-r)
+              << std::endl;
+    return;
+  }
+  poll_timer_.reset(source);
+}
+
+int Daemon::on_poll(sd_event_source*, std::uint64_t, void* userdata) {
+  auto* self = static_cast<Daemon*>(userdata);
+  PolicyEngine::Outcome outcome = self->engine_->poll_file(self->options_.config);
+  if (outcome.applied && outcome.reason != "unchanged")
+    notify("STATUS=" + self->engine_->status());
+  self->arm_poll();
+  return 0;
 }
 
 int Daemon::on_reload_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata) {

@@ -8,7 +8,10 @@
 #include <iostream>
 #include <new>
 
+#include "daemon/central_cache.h"
 #include "daemon/policy_source.h"
+#include "policy/policy_digest.h"
+#include "policy/policy_set.h"
 #include "policy/compiler.h"
 
 namespace netpolicy::daemon {
@@ -17,6 +20,16 @@ namespace {
 
 constexpr const char* kNothingApplied = "no policy applied; the kernel keeps the rules it had";
 
+}  // namespace
+
+namespace {
+// The errno behind the loader's "cannot read policy: TEXT" (strerror text).
+int errno_from_text(const std::string& message) {
+  const std::string text = message.substr(std::string{"cannot read policy: "}.size());
+  for (int e = 1; e < 134; ++e)
+    if (text == std::strerror(e)) return e;
+  return 0;
+}
 }  // namespace
 
 std::string join_diagnostics(const std::vector<std::string>& lines, std::size_t cap) {
@@ -52,39 +65,166 @@ std::string PolicyEngine::status() const {
                      current_->policy.rules.size(), current_->interfaces);
 }
 
+PolicyEngine::Outcome PolicyEngine::report_load_failure(const std::string& path,
+                                                        const PolicyLoadFailureView& failure) {
+  std::vector<std::string> lines;
+  for (const auto& d : *failure.diagnostics) {
+    diagnostics_ << d.to_string() << '\n';
+    lines.push_back(d.to_string());
+  }
+  diagnostics_.flush();
+  const policy::Diagnostic& first = failure.diagnostics->front();
+  const std::size_t count = failure.diagnostics->size();
+  const std::string what = failure.source == "local" ? "Policy" : "Central policy";
+  std::string reason =
+      failure.error_code != 0
+          ? fmt::format("Failed to read policy file '{}': {}", first.where.file,
+                        std::strerror(failure.error_code))
+          : fmt::format("{} {} is invalid: {}: {}{}", what, failure.label, first.where.to_string(),
+                        first.message,
+                        count == 1 ? std::string{}
+                                   : fmt::format(" (and {} more error{})", count - 1,
+                                                 count == 2 ? "" : "s"));
+  std::string action = action_kept();
+  AuditRecord rec{failure.event, reason + "; " + action, {}};
+  rec.add(Field::policy_path, failure.source == "local" ? path : failure.label)
+      .add(Field::policy_source, failure.source)
+      .add(Field::error_location, first.where.to_string())
+      .add(Field::reason, join_diagnostics(lines))
+      .add_errno(failure.error_code)
+      .add(Field::action_taken, action);
+  audit_.record(rec);
+  return {false, reason};
+}
+
 PolicyEngine::Outcome PolicyEngine::apply_file(const std::string& path) {
-  // 1. Load and validate.
-  PolicyLoad loaded = load_policy(path);
-  if (auto* failure = std::get_if<PolicyLoadFailure>(&loaded)) {
-    std::vector<std::string> lines;
-    for (const auto& d : failure->diagnostics) {
-      diagnostics_ << d.to_string() << '\n';
-      lines.push_back(d.to_string());
-    }
-    diagnostics_.flush();
-    const policy::Diagnostic& first = failure->diagnostics.front();
-    std::string reason =
-        failure->error_code != 0
-            ? fmt::format("Failed to read policy file '{}': {}", path,
-                          std::strerror(failure->error_code))
-            : fmt::format(
-                  "Policy {} is invalid: {}: {}{}", path, first.where.to_string(), first.message,
-                  failure->diagnostics.size() == 1
-                      ? std::string{}
-                      : fmt::format(" (and {} more error{})", failure->diagnostics.size() - 1,
-                                    failure->diagnostics.size() == 2 ? "" : "s"));
+  return apply(path, false);
+}
+
+PolicyEngine::Outcome PolicyEngine::poll_file(const std::string& path) {
+  return apply(path, true);
+}
+
+std::optional<PolicyEngine::Resolved> PolicyEngine::from_cache(policy::Policy local,
+                                                               const std::string& why) {
+  const std::string cache = central_cache_path(sources_.state_dir);
+  CacheRead read = read_central_cache(sources_.state_dir);
+  if (std::holds_alternative<CacheMissing>(read)) {
+    // Never received a central policy: the machine's own policy is all
+    // there is (as before it was enrolled).
+    return Resolved{std::move(local), "local"};
+  }
+  if (auto* bad = std::get_if<CacheCorrupt>(&read)) {
     std::string action = action_kept();
-    AuditRecord rec{Event::policy_failed, reason + "; " + action, {}};
-    rec.add(Field::policy_path, path)
-        .add(Field::policy_source, "local")
-        .add(Field::error_location, first.where.to_string())
-        .add(Field::reason, join_diagnostics(lines))
-        .add_errno(failure->error_code)
+    AuditRecord rec{Event::cached_policy_failed,
+                    "Cached central policy " + cache + " is unusable: " + bad->reason + "; " +
+                        action,
+                    {}};
+    rec.add(Field::policy_path, cache)
+        .add(Field::policy_source, "cache")
+        .add(Field::reason, bad->reason + " (central: " + why + ")")
+        .add_errno(bad->error_code)
         .add(Field::action_taken, action);
     audit_.record(rec);
-    return {false, reason};
+    return std::nullopt;
   }
-  policy::Policy& policy = std::get<policy::Policy>(loaded);
+  auto& cached = std::get<CachedPolicy>(read);
+  policy::LoadResult central =
+      policy::load_policy_text(cached.text, cache, policy::PolicyRole::central);
+  if (auto* errors = std::get_if<std::vector<policy::Diagnostic>>(&central)) {
+    report_load_failure(local.path, {errors, 0, Event::cached_policy_failed, "cache", cache});
+    return std::nullopt;
+  }
+  policy::LoadResult merged =
+      policy::merge_central(std::get<policy::Policy>(std::move(central)), std::move(local));
+  if (auto* errors = std::get_if<std::vector<policy::Diagnostic>>(&merged)) {
+    report_load_failure(cache, {errors, 0, Event::cached_policy_failed, "cache", cache});
+    return std::nullopt;
+  }
+  return Resolved{std::get<policy::Policy>(std::move(merged)), "cache"};
+}
+
+std::optional<PolicyEngine::Resolved> PolicyEngine::resolve_central(policy::Policy local) {
+  const policy::CentralSource source = *local.central;
+  const std::string label = central_label(source);
+  FetchResult fetched = fetch_central(source, memo_, policy::Limits{}.max_file_bytes);
+  if (fetched.kind == FetchResult::Kind::unreachable) {
+    const std::string action =
+        "using the cached central policy " + central_cache_path(sources_.state_dir);
+    AuditRecord rec{Event::central_unreachable, fetched.error + "; " + action, {}};
+    rec.add(Field::policy_path, label)
+        .add(Field::policy_source, "central")
+        .add(Field::reason, fetched.error)
+        .add_errno(fetched.error_code)
+        .add(Field::action_taken, action);
+    audit_.record(rec);
+    return from_cache(std::move(local), fetched.error);
+  }
+  if (fetched.kind == FetchResult::Kind::fetched) {
+    memo_ = FetchMemo{std::move(fetched.body), std::move(fetched.etag),
+                      std::move(fetched.last_modified)};
+  }
+  policy::LoadResult central =
+      policy::load_policy_text(memo_.body, label, policy::PolicyRole::central);
+  std::vector<policy::Diagnostic>* errors = std::get_if<std::vector<policy::Diagnostic>>(&central);
+  policy::LoadResult merged;
+  if (errors == nullptr) {
+    merged = policy::merge_central(std::get<policy::Policy>(std::move(central)), local);
+    errors = std::get_if<std::vector<policy::Diagnostic>>(&merged);
+  }
+  if (errors != nullptr) {
+    // Never replaces the policy in force; forget the body, so the next
+    // poll fetches it in full rather than a 304 for a broken policy.
+    report_load_failure(local.path, {errors, 0, Event::central_policy_failed, "central", label});
+    memo_ = FetchMemo{};
+    if (current_) return std::nullopt;
+    // At start-up nothing is in force yet: the last good copy is better
+    // than nothing.
+    return from_cache(std::move(local), "central policy invalid");
+  }
+  const std::string digest = policy::sha256_hex(memo_.body);
+  if (digest != cached_sha256_) {
+    if (Status s = write_central_cache(sources_.state_dir, memo_.body); !s) {
+      diagnostics_ << "netpolicyd: " << s.error().describe() << '\n';
+      diagnostics_.flush();
+    } else {
+      cached_sha256_ = digest;
+    }
+  }
+  return Resolved{std::get<policy::Policy>(std::move(merged)), "central"};
+}
+
+PolicyEngine::Outcome PolicyEngine::apply(const std::string& path, bool poll) {
+  // 1. Load and validate: the local files, then the central policy.
+  policy::LocalLoadOptions load_options;
+  load_options.strict_modes = sources_.strict_modes;
+  policy::LoadResult local = policy::load_local_policy(path, load_options);
+  if (auto* errors = std::get_if<std::vector<policy::Diagnostic>>(&local)) {
+    int error_code = 0;
+    if (errors->size() == 1 && errors->front().message.rfind("cannot read policy: ", 0) == 0)
+      error_code = errno_from_text(errors->front().message);
+    return report_load_failure(path, {errors, error_code, Event::policy_failed, "local", path});
+  }
+  Resolved resolved{std::get<policy::Policy>(std::move(local)), "local"};
+  if (resolved.policy.central) {
+    auto r = resolve_central(std::move(resolved.policy));
+    if (!r) return {false, "central policy not applied; " + action_kept()};
+    resolved = std::move(*r);
+  }
+  policy::Policy& policy = resolved.policy;
+  const std::string& source = resolved.source;
+
+  if (poll && current_ && current_->policy.sha256 == policy.sha256 && current_->source == source) {
+    AuditRecord rec{Event::policy_unchanged,
+                    fmt::format("Policy {} unchanged (sha256 {}); nothing applied", path,
+                                policy.sha256.substr(0, 12)),
+                    {}};
+    rec.add(Field::policy_path, path)
+        .add(Field::policy_source, source)
+        .add(Field::policy_sha256, policy.sha256);
+    audit_.record(rec);
+    return {true, "unchanged"};
+  }
 
   // 2. The interfaces the compiler classifies.
   Result<InterfaceView> view = lister_();
@@ -93,7 +233,7 @@ PolicyEngine::Outcome PolicyEngine::apply_file(const std::string& path) {
     std::string action = action_kept();
     AuditRecord rec{Event::critical_failure, e.describe() + "; " + action, {}};
     rec.add(Field::policy_path, path)
-        .add(Field::policy_source, "local")
+        .add(Field::policy_source, source)
         .add(Field::policy_sha256, policy.sha256)
         .add_errno(e.error_code)
         .add(Field::reason, e.describe())
@@ -118,7 +258,7 @@ PolicyEngine::Outcome PolicyEngine::apply_file(const std::string& path) {
     std::string action = action_kept();
     AuditRecord rec{Event::filter_add_failed, e.describe() + "; " + action, {}};
     rec.add(Field::policy_path, path)
-        .add(Field::policy_source, "local")
+        .add(Field::policy_source, source)
         .add(Field::policy_sha256, policy.sha256)
         .add(Field::rule, e.rule)
         .add_errno(e.error_code)
@@ -128,14 +268,21 @@ PolicyEngine::Outcome PolicyEngine::apply_file(const std::string& path) {
     return {false, e.describe()};
   }
 
-  current_ = AppliedPolicy{std::move(policy), std::move(state), view->interfaces.size()};
+  current_ = AppliedPolicy{std::move(policy), std::move(state), view->interfaces.size(), source};
   const policy::Policy& now = current_->policy;
-  AuditRecord rec{Event::policy_applied,
-                  fmt::format("Applied policy {} ({} rules, {} interfaces)", path, now.rules.size(),
-                              current_->interfaces),
+  const Event event = source == "central" ? Event::central_policy_applied
+                      : source == "cache" ? Event::cached_policy_applied
+                                          : Event::policy_applied;
+  const std::string from = source == "central" ? " with the central policy"
+                           : source == "cache" ? " with the cached central policy"
+                                               : "";
+  AuditRecord rec{event,
+                  fmt::format("Applied policy {}{} ({} rules, {} interfaces)", path, from,
+                              now.rules.size(), current_->interfaces),
                   {}};
+  if (now.central) rec.add(Field::local_rules, now.local_rules ? "applied" : "ignored");
   rec.add(Field::policy_path, path)
-      .add(Field::policy_source, "local")
+      .add(Field::policy_source, source)
       .add(Field::policy_sha256, now.sha256)
       .add(Field::rules, std::to_string(now.rules.size()))
       .add(Field::interfaces, std::to_string(current_->interfaces));

@@ -12,8 +12,10 @@
 #include "base/error.h"
 #include "base/interface_view.h"
 #include "daemon/audit.h"
+#include "daemon/central_fetch.h"
 #include "filter/model.h"
 #include "filter/ruleset_applier.h"
+#include "policy/loader.h"
 #include "policy/policy.h"
 
 namespace netpolicy::daemon {
@@ -22,6 +24,23 @@ struct AppliedPolicy {
   policy::Policy policy;
   filter::DesiredState state;
   std::size_t interfaces = 0;  // how many interfaces the listing had
+  std::string source = "local";  // POLICY_SOURCE: local | central | cache
+};
+
+// Where the engine keeps the central policy's cached copy, and how strict it
+// is about the local files' owners and modes.
+struct SourceOptions {
+  std::string state_dir = "/var/lib/netpolicy";
+  bool strict_modes = false;
+};
+
+// The loader's diagnostics and, when a file could not be read, its errno.
+struct PolicyLoadFailureView {
+  const std::vector<policy::Diagnostic>* diagnostics = nullptr;
+  int error_code = 0;
+  Event event = Event::policy_failed;
+  std::string source = "local";
+  std::string label;  // the file or URL named in the message
 };
 
 class PolicyEngine {
@@ -43,7 +62,17 @@ class PolicyEngine {
   // critical-failure or filter-add-failed). On failure the previous policy
   // stays current — and, since the applier replaces atomically, in the
   // kernel; at start-up the kernel keeps whatever it had.
+  //
+  // The policy is the main file PATH, its drop-ins and, when the main file
+  // names sources.central, the central policy (fetched now; its cached copy
+  // when it cannot be reached): events 5456-5459, 5466.
   Outcome apply_file(const std::string& path);
+  // The same on the central source's polling timer: when nothing changed
+  // (same digest, same source) it audits policy-unchanged (5463) and leaves
+  // the kernel alone.
+  Outcome poll_file(const std::string& path);
+
+  void set_sources(SourceOptions options) { sources_ = std::move(options); }
 
   // The policy in force, or nullptr before the first success.
   [[nodiscard]] const AppliedPolicy* current() const { return current_ ? &*current_ : nullptr; }
@@ -54,12 +83,25 @@ class PolicyEngine {
 
  private:
   [[nodiscard]] std::string action_kept() const;
+  Outcome apply(const std::string& path, bool poll);
+  Outcome report_load_failure(const std::string& path, const PolicyLoadFailureView& failure);
+  // The central policy merged with `local`, or nullopt when reported and
+  // nothing may be applied.
+  struct Resolved {
+    policy::Policy policy;
+    std::string source;
+  };
+  std::optional<Resolved> resolve_central(policy::Policy local);
+  std::optional<Resolved> from_cache(policy::Policy local, const std::string& why);
 
   filter::RulesetApplier& applier_;
   InterfaceLister lister_;
   AuditSink& audit_;
   std::ostream& diagnostics_;
   std::optional<AppliedPolicy> current_;
+  SourceOptions sources_;
+  FetchMemo memo_;  // the last central fetch, for conditional GETs
+  std::string cached_sha256_;  // digest of the cache file last written
 };
 
 // REASON for a list of diagnostics: "a; b; c", at most `cap` bytes, ending

@@ -1,0 +1,36 @@
+#pragma once
+// The last good central policy, kept in the state directory for when the
+// central source cannot be reached.
+//
+// File STATE_DIR/central-policy.cache: one header line
+//   "netpolicy-central-cache 1 sha256=<64 hex> bytes=<N>\n"
+// then the policy's N bytes. Written to a temporary file, fsync'ed, renamed
+// over the old one and the directory fsync'ed, so a crash leaves the old or
+// the new copy, never a torn one. On read the header's digest and length
+// must match the bytes, or the copy is corrupt and nothing is used from it.
+#include <string>
+#include <variant>
+
+#include "base/error.h"
+
+namespace netpolicy::daemon {
+
+std::string central_cache_path(const std::string& state_dir);
+
+struct CacheMissing {};
+struct CacheCorrupt {
+  std::string reason;
+  int error_code = 0;
+};
+struct CachedPolicy {
+  std::string text;
+  std::string sha256;
+};
+using CacheRead = std::variant<CacheMissing, CacheCorrupt, CachedPolicy>;
+
+CacheRead read_central_cache(const std::string& state_dir);
+
+// Creates STATE_DIR (mode 0700 for what it creates) when missing.
+Status write_central_cache(const std::string& state_dir, const std::string& text);
+
+}  // namespace netpolicy::daemon
