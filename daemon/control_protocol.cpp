@@ -17,9 +17,10 @@ struct CommandInfo {
 };
 
 // In the order of enum Command.
-constexpr std::array<CommandInfo, 2> kCommands{{
+constexpr std::array<CommandInfo, 3> kCommands{{
     {Command::status, "status", false},
     {Command::interfaces, "interfaces", false},
+    {Command::reload, "reload", false},
 }};
 
 const CommandInfo& info(Command command) {

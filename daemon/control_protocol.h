@@ -32,6 +32,8 @@ inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 enum class Command {
   status,      // the policy in force, the interface view, the last error
   interfaces,  // each interface with its zone and state
+  reload,      // root only: reload the policy now; replies with the outcome
+               // {"applied":bool,"reason":"...","status":"..."}
 };
 
 // "status", "interfaces".

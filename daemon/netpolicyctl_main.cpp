@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include <unistd.h>
+
 #include "daemon/check.h"
 #include "daemon/control_client.h"
 #include "daemon/control_protocol.h"
@@ -91,6 +93,41 @@ int ask_daemon(const std::string& runtime_dir, netpolicy::daemon::control::Comma
   return 0;
 }
 
+// Asks the daemon to reload and waits for the outcome: exit 0 when the
+// policy was applied, 1 when not (the daemon keeps the previous one) or
+// when the daemon refused or could not be reached.
+int reload(const std::string& runtime_dir, bool json) {
+  namespace d = netpolicy::daemon;
+  if (::geteuid() != 0) {
+    // The daemon checks SO_PEERCRED too; saying it here is clearer than
+    // the socket's EACCES.
+    std::cerr << "netpolicyctl: reload changes the kernel's rules; only root may ask netpolicyd "
+                 "to reload (you are uid "
+              << ::geteuid() << ")\n";
+    return 1;
+  }
+  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), d::control::Command::reload);
+  if (!reply) {
+    std::cerr << "netpolicyctl: " << reply.error().describe() << '\n';
+    return 1;
+  }
+  if (!reply->ok) {
+    std::cerr << "netpolicyctl: netpolicyd refused 'reload': " << reply->error_message << " ("
+              << reply->error_code << ")\n";
+    return 1;
+  }
+  const bool applied = reply->data.value("applied", false);
+  if (json) {
+    std::cout << reply->data.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  } else if (applied) {
+    std::cout << "reloaded: " << reply->data.value("status", std::string{}) << '\n';
+  } else {
+    std::cout << "reload failed: " << reply->data.value("reason", std::string{})
+              << "; the previous policy stays in force\n";
+  }
+  return applied ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,6 +155,9 @@ int main(int argc, char** argv) {
   auto* interfaces_cmd =
       app.add_subcommand("interfaces", "show each interface with its zone and state");
   interfaces_cmd->fallthrough();
+  auto* reload_cmd = app.add_subcommand(
+      "reload", "reload the policy now and print the outcome (root only)");
+  reload_cmd->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -130,6 +170,7 @@ int main(int argc, char** argv) {
     if (check_cmd->parsed()) return check(file, json);
     if (export_cmd->parsed()) return export_ruleset(file, json);
     using netpolicy::daemon::control::Command;
+    if (reload_cmd->parsed()) return reload(runtime_dir, json);
     if (status_cmd->parsed())
       return ask_daemon(runtime_dir, Command::status, json, &netpolicy::daemon::format_status);
     if (interfaces_cmd->parsed())

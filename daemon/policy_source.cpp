@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "daemon/fd.h"
+#include "policy/policy_set.h"
 
 namespace netpolicy::daemon {
 
@@ -26,21 +27,12 @@ PolicyLoad load_policy(const std::string& path, const policy::Limits& limits) {
   Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
   if (!fd.valid()) return read_failure(path, errno);
 
-  // Read one byte more than allowed so the loader, which owns the limit,
-  // sees an oversized file as such (st_size is not trusted: procfs, pipes).
-  std::string text;
-  const std::size_t cap = limits.max_file_bytes + 1;
-  char buf[64 * 1024];
-  while (text.size() < cap) {
-    ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, cap - text.size()));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return read_failure(path, errno);
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  policy::LoadResult loaded = policy::load_policy_text(text, path, limits);
+  fd.reset();
+  // The main file and its drop-ins (policy.d/*.yaml); the open above only
+  // gives an unreadable main file its errno.
+  policy::LocalLoadOptions options;
+  options.limits = limits;
+  policy::LoadResult loaded = policy::load_local_policy(path, options);
   if (auto* diagnostics = std::get_if<std::vector<policy::Diagnostic>>(&loaded))
     return PolicyLoadFailure{std::move(*diagnostics), 0};
   return std::get<policy::Policy>(std::move(loaded));

@@ -17,8 +17,9 @@ struct PolicyLoadFailure {
 
 using PolicyLoad = std::variant<policy::Policy, PolicyLoadFailure>;
 
-// Reads PATH (at most limits.max_file_bytes; more is a located error) and
-// validates it with the loader. A file that cannot be opened or read gives
+// Reads PATH and its drop-ins DIR(PATH)/policy.d/*.yaml (each at most
+// limits.max_file_bytes; more is a located error) and validates them with
+// the loader (policy_set.h; no strict modes). A file that cannot be opened or read gives
 // one diagnostic at PATH:1:1 and its errno.
 PolicyLoad load_policy(const std::string& path, const policy::Limits& limits = {});
 
