@@ -19,11 +19,11 @@
 #include "daemon/check.h"
 #include "daemon/control_server.h"
 #include "daemon/daemon_status.h"
+#include "daemon/interface_loop.h"
 #include "daemon/policy_engine.h"
 #include "daemon/sd_handles.h"
 #include "daemon/status_recorder.h"
 #include "filter/nft_backend.h"
-#include "netlink/interface_listing.h"
 
 namespace netpolicy::daemon {
 
@@ -77,8 +77,6 @@ class Daemon {
   static int on_reload_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   static int on_stop_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   void reload(const signalfd_siginfo& si);
-  // Reloads now; `who` ("SIGHUP from pid N") goes into event 5465.
-  PolicyEngine::Outcome reload_now(const std::string& who);
   // The central source's polling timer, (re)armed after each apply from
   // the policy in force; none without sources.central.
   void arm_poll();
@@ -88,6 +86,8 @@ class Daemon {
   Status setup_loop();
   Status open_control();
   DaemonStatus snapshot() const;
+  // STATUS=: the policy and the interface view.
+  std::string status_line() const;
 
   const DaemonOptions& options_;
   StatusRecorder recorder_;
@@ -96,9 +96,9 @@ class Daemon {
   std::vector<SdEventSourcePtr> signals_;
   SdEventSourcePtr poll_timer_;
   std::unique_ptr<filter::NftBackend> backend_;
+  // Before the engine, which applies through it.
+  std::unique_ptr<InterfaceLoop> interfaces_;
   std::unique_ptr<PolicyEngine> engine_;
-  // The interfaces of the last listing (see snapshot()).
-  InterfaceView view_;
   // Last: its sources go before the loop and the engine it reads.
   std::unique_ptr<ControlServer> control_;
 };
@@ -158,24 +158,6 @@ Status Daemon::open_control() {
                           const ControlServer::Responder& respond) {
                      respond.reply(control::interfaces_data(snapshot()));
                    });
-  // Changes the kernel's rules: root only (SO_PEERCRED). Answered after the
-  // outcome, which the loop reaches before serving anything else.
-  control_->handle(control::Command::reload,
-                   [this](const control::Request&, const PeerCredentials& peer,
-                          const ControlServer::Responder& respond) {
-                     if (!peer.is_root()) {
-                       respond.fail({control::ErrorCode::permission_denied,
-                                     fmt::format("reload changes the kernel's rules; only root "
-                                                 "may ask (caller uid {})",
-                                                 peer.uid)});
-                       return;
-                     }
-                     PolicyEngine::Outcome outcome = reload_now(
-                         fmt::format("netpolicyctl reload from pid {} uid 0", peer.pid));
-                     respond.reply({{"applied", outcome.applied},
-                                    {"reason", outcome.reason},
-                                    {"status", engine_->status()}});
-                   });
   return Ok{};
 }
 
@@ -190,16 +172,22 @@ DaemonStatus Daemon::snapshot() const {
                             recorder_.applied_source(), recorder_.applied_at().value_or(WallTime{}),
                             now->policy.rules.size(),   now->policy.zones.size()};
   }
-  // Integration point for the live interface watcher: view_ is the listing
-  // the last apply made, and it is complete (list_interfaces() never
-  // returns a partial one). Give the watcher's current view and its
-  // complete flag here; view_since comes from its 5480/5490 events.
-  s.interface_count = view_.interfaces.size();
-  s.view_complete = view_.complete && recorder_.view_complete();
-  s.view_since = recorder_.view_since();
-  s.interfaces =
-      interface_statuses(now ? &now->policy : nullptr, now ? &now->state : nullptr, view_);
+  // The live view, and the table as the kernel holds it now: interface
+  // events change its elements after the last full apply.
+  static const InterfaceView kNone;
+  const InterfaceView& view = interfaces_ ? interfaces_->tracker().interfaces() : kNone;
+  const filter::DesiredState* applied = interfaces_ ? interfaces_->tracker().applied() : nullptr;
+  s.interface_count = view.interfaces.size();
+  s.view_complete = view.complete;
+  s.view_since = recorder_.view_since();  // from the 5480/5490 events
+  s.interfaces = interface_statuses(now ? &now->policy : nullptr, now ? applied : nullptr, view);
   return s;
+}
+
+std::string Daemon::status_line() const {
+  std::string line = engine_ ? engine_->status() : std::string{"no policy applied"};
+  if (interfaces_) line += "; " + interfaces_->status();
+  return line;
 }
 
 int Daemon::run() {
@@ -212,14 +200,20 @@ int Daemon::run() {
   auto backend = filter::NftBackend::open();
   if (!backend) return fail(backend.error(), no_change);
   backend_ = std::move(backend.value());
-  engine_ = std::make_unique<PolicyEngine>(
-      *backend_,
-      [this] {
-        Result<InterfaceView> view = netlink::list_interfaces();
-        if (view) view_ = *view;
-        return view;
+  // Subscribe to interface changes, then dump; every full apply compiles
+  // from the watcher's view and goes through interfaces_, so it knows what
+  // the kernel holds when it sends element updates.
+  auto interfaces = InterfaceLoop::open(
+      event_.get(), *backend_, *backend_, audit_,
+      [this]() -> const policy::Policy* {
+        const AppliedPolicy* now = engine_ ? engine_->current() : nullptr;
+        return now ? &now->policy : nullptr;
       },
-      audit_);
+      [this] { notify("STATUS=" + status_line()); });
+  if (!interfaces) return fail(interfaces.error(), no_change);
+  interfaces_ = std::move(interfaces.value());
+  engine_ = std::make_unique<PolicyEngine>(
+      *interfaces_, [this] { return interfaces_->view_for_apply(); }, audit_);
   // The daemon applies what root owns only (StrictModes); the cached
   // central policy lives in the state directory.
   engine_->set_sources(SourceOptions{options_.state_dir, true});
@@ -230,11 +224,13 @@ int Daemon::run() {
     notify("STATUS=start failed: " + first.reason);
     return 1;
   }
+  // The policy's netlink_receive_buffer, before READY=1.
+  interfaces_->apply_settings();
 
-  notify("READY=1\nSTATUS=" + engine_->status());
+  notify("READY=1\nSTATUS=" + status_line());
   arm_poll();
   const AppliedPolicy& now = *engine_->current();
-  AuditRecord rec{Event::service_started, "netpolicyd started: " + engine_->status(), {}};
+  AuditRecord rec{Event::service_started, "netpolicyd started: " + status_line(), {}};
   rec.add(Field::policy_path, now.policy.path)
       .add(Field::policy_source, "local")
       .add(Field::policy_sha256, now.policy.sha256)
@@ -251,14 +247,12 @@ int Daemon::run() {
 }
 
 void Daemon::reload(const signalfd_siginfo& si) {
-  reload_now(fmt::format("SIGHUP from pid {}", si.ssi_pid));
-}
-
-PolicyEngine::Outcome Daemon::reload_now(const std::string& who) {
   AuditRecord req{Event::reload_requested,
-                  fmt::format("Reload of policy {} requested ({})", options_.config, who),
+                  fmt::format("Reload of policy {} requested (SIGHUP from pid {})", options_.config,
+                              si.ssi_pid),
                   {}};
-  req.add(Field::policy_path, options_.config).add(Field::reason, who);
+  req.add(Field::policy_path, options_.config)
+      .add(Field::reason, fmt::format("SIGHUP from pid {}", si.ssi_pid));
   audit_.record(req);
 
   notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading policy {}", monotonic_usec(),
@@ -266,10 +260,9 @@ PolicyEngine::Outcome Daemon::reload_now(const std::string& who) {
   PolicyEngine::Outcome outcome = engine_->apply_file(options_.config);
   arm_poll();
   if (outcome.applied)
-    notify("READY=1\nSTATUS=" + engine_->status());
+    notify("READY=1\nSTATUS=" + status_line());
   else
     notify("READY=1\nSTATUS=reload failed: " + outcome.reason + "; previous policy kept");
-  return outcome;
 }
 
 void Daemon::stop(const signalfd_siginfo& si) {

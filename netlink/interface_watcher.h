@@ -19,7 +19,6 @@
 #include "base/error.h"
 #include "base/interface_view.h"
 #include "netlink/interface_events.h"
-#include "netlink/nl_handles.h"
 
 namespace netpolicy::netlink {
 
@@ -41,8 +40,10 @@ class InterfaceWatcher {
   // The receive buffer the kernel granted (getsockopt SO_RCVBUF; the
   // kernel doubles what was asked for its bookkeeping), and whether it
   // took SO_RCVBUFFORCE.
-  [[nodiscard]] int receive_buffer() const { return receive_buffer_; }
-  [[nodiscard]] bool buffer_forced() const { return buffer_forced_; }
+  [[nodiscard]] int receive_buffer() const;
+  [[nodiscard]] bool buffer_forced() const;
+  // Changes the receive buffer (settings.netlink_receive_buffer), as open() does.
+  Status set_receive_buffer(std::uint64_t bytes);
 
   struct Changed {
     int ifindex = 0;
@@ -70,25 +71,16 @@ class InterfaceWatcher {
 
   // The interfaces as known now; complete is false from an overrun or a
   // failure until the next successful resync().
-  [[nodiscard]] InterfaceView view() const { return table_.view(complete_); }
-  [[nodiscard]] bool complete() const { return complete_; }
-  [[nodiscard]] std::size_t size() const { return table_.size(); }
+  [[nodiscard]] InterfaceView view() const;
+  [[nodiscard]] bool complete() const;
+  [[nodiscard]] std::size_t size() const;
 
  private:
-  InterfaceWatcher(NlSocketPtr events, NlSocketPtr dumps);
-  enum class DumpOutcome { consistent, interrupted };
-  Result<DumpOutcome> dump(std::uint16_t type, InterfaceTable& into);
-  Result<DumpOutcome> dump_once(InterfaceTable& into);
-  Status reopen_dump_socket();
-
-  NlSocketPtr events_;
-  NlSocketPtr dumps_;
-  std::vector<char> buffer_;
-  InterfaceTable table_;
-  bool complete_ = false;
-  std::uint32_t dump_seq_ = 0;
-  int receive_buffer_ = 0;
-  bool buffer_forced_ = false;
+  // The libnl sockets and the parsing state stay out of this header, so
+  // the daemon does not need libnl's headers.
+  struct Impl;
+  explicit InterfaceWatcher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace netpolicy::netlink
