@@ -97,6 +97,27 @@ PolicyEngine::Outcome PolicyEngine::report_load_failure(const std::string& path,
   return {false, reason};
 }
 
+Status PolicyEngine::apply_state(const filter::DesiredState& state) {
+  if (xfrm_ == nullptr) return applier_.replace_table(state);
+  // What the band holds now, to go back to if the table is refused. A
+  // reload changes only the difference (the applier diffs its readback).
+  auto before = xfrm_->read_band(state.xfrm.band);
+  if (!before) return before.error();
+  // XFRM first: a refused XFRM change (undone by the applier) stops here,
+  // before the table changes.
+  if (Status s = xfrm_->replace(state.xfrm); !s) return s;
+  Status table = applier_.replace_table(state);
+  if (table) return table;
+  filter::XfrmState previous{state.xfrm.band, std::move(*before)};
+  if (Status back = xfrm_->replace(previous); !back) {
+    Error e = table.error();
+    e.message += "; and restoring the previous XFRM policies failed too (" +
+                 back.error().describe() + ")";
+    return e;
+  }
+  return table;
+}
+
 PolicyEngine::Outcome PolicyEngine::apply_file(const std::string& path) {
   return apply(path, false);
 }
@@ -247,7 +268,7 @@ PolicyEngine::Outcome PolicyEngine::apply(const std::string& path, bool poll) {
   Status applied = Ok{};
   try {
     state = policy::compile(policy, *view);
-    applied = applier_.replace_table(state);
+    applied = apply_state(state);
   } catch (const std::bad_alloc&) {
     // Low memory must not take the daemon (and with it reloads) down; the
     // kernel still holds the previous table, so report and keep it.

@@ -15,6 +15,7 @@
 #include "daemon/central_fetch.h"
 #include "filter/model.h"
 #include "filter/ruleset_applier.h"
+#include "filter/xfrm_applier.h"
 #include "policy/loader.h"
 #include "policy/policy.h"
 
@@ -73,6 +74,11 @@ class PolicyEngine {
   Outcome poll_file(const std::string& path);
 
   void set_sources(SourceOptions options) { sources_ = std::move(options); }
+  // The XFRM policies of protect rules go through `xfrm` (not owned; may
+  // be null: then protect rules get only their nft rules). Apply order:
+  // XFRM first, then the nft table; if the table is refused, the XFRM band
+  // is put back as it was; if XFRM is refused, the table is not sent.
+  void set_xfrm_applier(filter::XfrmApplier* xfrm) { xfrm_ = xfrm; }
 
   // The policy in force, or nullptr before the first success.
   [[nodiscard]] const AppliedPolicy* current() const { return current_ ? &*current_ : nullptr; }
@@ -94,7 +100,11 @@ class PolicyEngine {
   std::optional<Resolved> resolve_central(policy::Policy local);
   std::optional<Resolved> from_cache(policy::Policy local, const std::string& why);
 
+  // XFRM, then nft; on failure both are as before (as far as the kernel lets).
+  Status apply_state(const filter::DesiredState& state);
+
   filter::RulesetApplier& applier_;
+  filter::XfrmApplier* xfrm_ = nullptr;
   InterfaceLister lister_;
   AuditSink& audit_;
   std::ostream& diagnostics_;

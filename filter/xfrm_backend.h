@@ -22,7 +22,7 @@ class XfrmBackend final : public XfrmApplier {
   Status replace(const XfrmState& desired) override;
 
   // The main-type policies whose priority is in `band`, as the kernel has them.
-  Result<std::vector<XfrmPolicy>> read_band(const XfrmBand& band);
+  Result<std::vector<XfrmPolicy>> read_band(const XfrmBand& band) override;
 
  private:
   explicit XfrmBackend(std::unique_ptr<XfrmSocket> socket);
