@@ -21,6 +21,7 @@
 #include "daemon/daemon_status.h"
 #include "daemon/interface_loop.h"
 #include "daemon/policy_engine.h"
+#include "filter/xfrm_backend.h"
 #include "daemon/sd_handles.h"
 #include "daemon/status_recorder.h"
 #include "filter/nft_backend.h"
@@ -96,6 +97,7 @@ class Daemon {
   std::vector<SdEventSourcePtr> signals_;
   SdEventSourcePtr poll_timer_;
   std::unique_ptr<filter::NftBackend> backend_;
+  std::unique_ptr<filter::XfrmBackend> xfrm_;
   // Before the engine, which applies through it.
   std::unique_ptr<InterfaceLoop> interfaces_;
   std::unique_ptr<PolicyEngine> engine_;
@@ -217,6 +219,12 @@ int Daemon::run() {
   // The daemon applies what root owns only (StrictModes); the cached
   // central policy lives in the state directory.
   engine_->set_sources(SourceOptions{options_.state_dir, true});
+  // protect rules: XFRM policies in netpolicyd's priority band, applied
+  // before the table and rolled back if it is refused.
+  auto xfrm = filter::XfrmBackend::open();
+  if (!xfrm) return fail(xfrm.error(), no_change);
+  xfrm_ = std::move(xfrm.value());
+  engine_->set_xfrm_applier(xfrm_.get());
 
   // Fail closed: a broken policy never deletes what the kernel has.
   PolicyEngine::Outcome first = engine_->apply_file(options_.config);
