@@ -199,7 +199,8 @@ nft_tables() { ip netns exec "$1" nft list tables; }
 
 # start_daemon NS CONFIG [ARGS...]: netpolicyd in the background inside NS,
 # its sd_notify messages going to a private socket read into a log. Sets
-# DAEMON_PID, DAEMON_DIR (stdout, stderr, notify.log) and NOTIFY_LOG.
+# DAEMON_PID, DAEMON_DIR (stdout, stderr, notify.log), NOTIFY_LOG and
+# DAEMON_RUNTIME_DIR (its --runtime-dir: control.sock).
 # Restarts in the same namespace reuse its runtime and state directories,
 # as a real restart would.
 start_daemon() {
@@ -208,7 +209,8 @@ start_daemon() {
   NP_DAEMON_SEQ=$((NP_DAEMON_SEQ + 1))
   DAEMON_DIR=$NP_TMP/daemon-$NP_DAEMON_SEQ
   NOTIFY_LOG=$DAEMON_DIR/notify.log
-  mkdir -p "$DAEMON_DIR" "$NP_TMP/$ns/run" "$NP_TMP/$ns/state"
+  DAEMON_RUNTIME_DIR=$NP_TMP/$ns/run
+  mkdir -p "$DAEMON_DIR" "$DAEMON_RUNTIME_DIR" "$NP_TMP/$ns/state"
   NP_DAEMON_DIRS+=("$DAEMON_DIR")
   local sock=$DAEMON_DIR/notify.sock i
   "$NP_PYTHON" "$NP_LIB/notify_reader.py" "$sock" "$NOTIFY_LOG" \
@@ -222,7 +224,7 @@ start_daemon() {
   echo "$ns $config $*" >"$DAEMON_DIR/cmdline"
   # ip netns exec execs the command: $! is netpolicyd itself.
   NOTIFY_SOCKET=$sock ip netns exec "$ns" "$NP_DAEMON" --config "$config" \
-    --runtime-dir "$NP_TMP/$ns/run" --state-dir "$NP_TMP/$ns/state" "$@" \
+    --runtime-dir "$DAEMON_RUNTIME_DIR" --state-dir "$NP_TMP/$ns/state" "$@" \
     >"$DAEMON_DIR/stdout" 2>"$DAEMON_DIR/stderr" &
   DAEMON_PID=$!
   NP_PIDS+=("$DAEMON_PID")
