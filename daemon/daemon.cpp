@@ -78,6 +78,8 @@ class Daemon {
   static int on_reload_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   static int on_stop_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   void reload(const signalfd_siginfo& si);
+  // Reloads now; `who` ("SIGHUP from pid N") goes into event 5465.
+  PolicyEngine::Outcome reload_now(const std::string& who);
   // The central source's polling timer, (re)armed after each apply from
   // the policy in force; none without sources.central.
   void arm_poll();
@@ -159,6 +161,24 @@ Status Daemon::open_control() {
                    [this](const control::Request&, const PeerCredentials&,
                           const ControlServer::Responder& respond) {
                      respond.reply(control::interfaces_data(snapshot()));
+                   });
+  // Changes the kernel's rules: root only (SO_PEERCRED). Answered after the
+  // outcome, which the loop reaches before serving anything else.
+  control_->handle(control::Command::reload,
+                   [this](const control::Request&, const PeerCredentials& peer,
+                          const ControlServer::Responder& respond) {
+                     if (!peer.is_root()) {
+                       respond.fail({control::ErrorCode::permission_denied,
+                                     fmt::format("reload changes the kernel's rules; only root "
+                                                 "may ask (caller uid {})",
+                                                 peer.uid)});
+                       return;
+                     }
+                     PolicyEngine::Outcome outcome = reload_now(
+                         fmt::format("netpolicyctl reload from pid {} uid 0", peer.pid));
+                     respond.reply({{"applied", outcome.applied},
+                                    {"reason", outcome.reason},
+                                    {"status", engine_->status()}});
                    });
   return Ok{};
 }
@@ -255,12 +275,14 @@ int Daemon::run() {
 }
 
 void Daemon::reload(const signalfd_siginfo& si) {
+  reload_now(fmt::format("SIGHUP from pid {}", si.ssi_pid));
+}
+
+PolicyEngine::Outcome Daemon::reload_now(const std::string& who) {
   AuditRecord req{Event::reload_requested,
-                  fmt::format("Reload of policy {} requested (SIGHUP from pid {})", options_.config,
-                              si.ssi_pid),
+                  fmt::format("Reload of policy {} requested ({})", options_.config, who),
                   {}};
-  req.add(Field::policy_path, options_.config)
-      .add(Field::reason, fmt::format("SIGHUP from pid {}", si.ssi_pid));
+  req.add(Field::policy_path, options_.config).add(Field::reason, who);
   audit_.record(req);
 
   notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading policy {}", monotonic_usec(),
@@ -271,6 +293,7 @@ void Daemon::reload(const signalfd_siginfo& si) {
     notify("READY=1\nSTATUS=" + status_line());
   else
     notify("READY=1\nSTATUS=reload failed: " + outcome.reason + "; previous policy kept");
+  return outcome;
 }
 
 void Daemon::stop(const signalfd_siginfo& si) {
