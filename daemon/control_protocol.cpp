@@ -17,10 +17,11 @@ struct CommandInfo {
 };
 
 // In the order of enum Command.
-constexpr std::array<CommandInfo, 3> kCommands{{
+constexpr std::array<CommandInfo, 4> kCommands{{
     {Command::status, "status", false},
     {Command::interfaces, "interfaces", false},
     {Command::reload, "reload", false},
+    {Command::ruleset, "ruleset", false},
 }};
 
 const CommandInfo& info(Command command) {

@@ -34,6 +34,8 @@ enum class Command {
   interfaces,  // each interface with its zone and state
   reload,      // root only: reload the policy now; replies with the outcome
                // {"applied":bool,"reason":"...","status":"..."}
+  ruleset,     // the nft text of the table the policy in force compiled to
+               // {"ruleset":"...","sha256":"...","source":"..."} (for diff)
 };
 
 // "status", "interfaces".

@@ -25,6 +25,7 @@
 #include "daemon/sd_handles.h"
 #include "daemon/status_recorder.h"
 #include "filter/nft_backend.h"
+#include "filter/nft_text.h"
 
 namespace netpolicy::daemon {
 
@@ -161,6 +162,20 @@ Status Daemon::open_control() {
                    [this](const control::Request&, const PeerCredentials&,
                           const ControlServer::Responder& respond) {
                      respond.reply(control::interfaces_data(snapshot()));
+                   });
+  // What the policy in force compiled to, as nft text: netpolicyctl diff
+  // compares it with what FILE compiles to.
+  control_->handle(control::Command::ruleset,
+                   [this](const control::Request&, const PeerCredentials&,
+                          const ControlServer::Responder& respond) {
+                     const AppliedPolicy* now = engine_ ? engine_->current() : nullptr;
+                     if (now == nullptr) {
+                       respond.fail({control::ErrorCode::internal_error, "no policy applied"});
+                       return;
+                     }
+                     respond.reply({{"ruleset", filter::render_nft(now->state)},
+                                    {"sha256", now->policy.sha256},
+                                    {"source", now->source}});
                    });
   // Changes the kernel's rules: root only (SO_PEERCRED). Answered after the
   // outcome, which the loop reaches before serving anything else.

@@ -16,6 +16,7 @@
 #include "daemon/control_client.h"
 #include "daemon/control_protocol.h"
 #include "daemon/policy_source.h"
+#include "daemon/ruleset_diff.h"
 #include "daemon/status_format.h"
 #include "filter/nft_text.h"
 #include "netlink/interface_listing.h"
@@ -93,6 +94,51 @@ int ask_daemon(const std::string& runtime_dir, netpolicy::daemon::control::Comma
   return 0;
 }
 
+// What applying FILE (and its drop-ins) would add, remove and change in
+// the daemon's table: the daemon's rendering of the policy in force against
+// FILE compiled for this namespace's interfaces, object by object. Exit 0
+// with or without changes ("no change" when none); 1 when FILE is invalid
+// or the daemon cannot be asked.
+int diff(const std::string& runtime_dir, const std::string& path, bool json) {
+  namespace d = netpolicy::daemon;
+  auto loaded = d::load_policy(path);
+  if (auto* failure = std::get_if<d::PolicyLoadFailure>(&loaded)) {
+    CheckReport report;
+    report.path = path;
+    report.diagnostics = std::move(failure->diagnostics);
+    return print_failure(report, json);
+  }
+  auto view = netpolicy::netlink::list_interfaces();
+  if (!view) {
+    std::cerr << "netpolicyctl: " << view.error().describe() << '\n';
+    return 1;
+  }
+  const std::string after = netpolicy::filter::render_nft(
+      netpolicy::policy::compile(std::get<netpolicy::policy::Policy>(loaded), *view));
+  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), d::control::Command::ruleset);
+  if (!reply) {
+    std::cerr << "netpolicyctl: " << reply.error().describe() << '\n';
+    return 1;
+  }
+  if (!reply->ok) {
+    std::cerr << "netpolicyctl: netpolicyd refused 'ruleset': " << reply->error_message << " ("
+              << reply->error_code << ")\n";
+    return 1;
+  }
+  const std::vector<std::string> changes =
+      d::diff_rulesets(reply->data.value("ruleset", std::string{}), after);
+  if (json) {
+    std::cout << nlohmann::json{{"changed", !changes.empty()}, {"changes", changes}}.dump(
+                     2, ' ', false, nlohmann::json::error_handler_t::replace)
+              << '\n';
+  } else if (changes.empty()) {
+    std::cout << "no change\n";
+  } else {
+    for (const auto& line : changes) std::cout << line << '\n';
+  }
+  return 0;
+}
+
 // Asks the daemon to reload and waits for the outcome: exit 0 when the
 // policy was applied, 1 when not (the daemon keeps the previous one) or
 // when the daemon refused or could not be reached.
@@ -155,6 +201,10 @@ int main(int argc, char** argv) {
   auto* interfaces_cmd =
       app.add_subcommand("interfaces", "show each interface with its zone and state");
   interfaces_cmd->fallthrough();
+  auto* diff_cmd = app.add_subcommand(
+      "diff", "show what applying FILE would add, remove and change in netpolicyd's table");
+  diff_cmd->add_option("FILE", file, "policy file")->required();
+  diff_cmd->fallthrough();
   auto* reload_cmd = app.add_subcommand(
       "reload", "reload the policy now and print the outcome (root only)");
   reload_cmd->fallthrough();
@@ -170,6 +220,7 @@ int main(int argc, char** argv) {
     if (check_cmd->parsed()) return check(file, json);
     if (export_cmd->parsed()) return export_ruleset(file, json);
     using netpolicy::daemon::control::Command;
+    if (diff_cmd->parsed()) return diff(runtime_dir, file, json);
     if (reload_cmd->parsed()) return reload(runtime_dir, json);
     if (status_cmd->parsed())
       return ask_daemon(runtime_dir, Command::status, json, &netpolicy::daemon::format_status);
