@@ -12,6 +12,7 @@ namespace netpolicy::daemon {
 namespace {
 
 constexpr std::uint64_t kDefaultReceiveBuffer = 32u << 20;
+constexpr std::chrono::milliseconds kStatusInterval{1000};
 
 std::uint64_t usec(std::chrono::milliseconds delay) {
   return static_cast<std::uint64_t>(delay.count()) * 1000u;
@@ -64,6 +65,7 @@ Status InterfaceLoop::start() {
     (void)tracker_.update(nullptr, watcher_->view(), {});
   }
   last_status_ = status();
+  last_complete_ = tracker_.view_complete();
   return Ok{};
 }
 
@@ -109,10 +111,25 @@ std::string InterfaceLoop::status() const {
                      view.interfaces.size());
 }
 
-void InterfaceLoop::report_status_if_changed() {
+void InterfaceLoop::report_status_if_changed(bool now_or_never) {
   std::string now = status();
   if (now == last_status_) return;
+  const bool complete = tracker_.view_complete();
+  if (complete == last_complete_ && !now_or_never) {
+    // Only the count changed: at most one STATUS= a second, so a storm of
+    // events does not become a storm of notifications (sd_notify blocks
+    // when the service manager does not read as fast).
+    auto handler = [](sd_event_source*, std::uint64_t, void* self) {
+      static_cast<InterfaceLoop*>(self)->report_status_if_changed(true);
+      return 0;
+    };
+    int enabled = SD_EVENT_OFF;
+    if (status_timer_) (void)sd_event_source_get_enabled(status_timer_.get(), &enabled);
+    if (enabled == SD_EVENT_OFF) (void)arm(status_timer_, kStatusInterval, handler);
+    return;
+  }
   last_status_ = std::move(now);
+  last_complete_ = complete;
   if (status_changed_) status_changed_();
 }
 

@@ -30,7 +30,8 @@ class InterfaceLoop final : public filter::RulesetApplier {
  public:
   // The policy in force, or nullptr before the first apply.
   using PolicyGetter = std::function<const policy::Policy*()>;
-  // Called when the interface count or the view's completeness changed.
+  // Called when the view's completeness changed (at once) or its interface
+  // count (at most once a second).
   using StatusChanged = std::function<void()>;
 
   // Subscribes (32 MiB receive buffer until a policy says otherwise), then
@@ -72,7 +73,9 @@ class InterfaceLoop final : public filter::RulesetApplier {
   void schedule_retry(std::chrono::milliseconds delay);
   Status arm(SdEventSourcePtr& source, std::chrono::milliseconds delay,
              sd_event_time_handler_t handler);
-  void report_status_if_changed();
+  // Reports a changed completeness at once, a changed count at most once a
+  // second; `now_or_never` (the timer) reports whatever changed.
+  void report_status_if_changed(bool now_or_never = false);
 
   sd_event* event_;
   std::unique_ptr<netlink::InterfaceWatcher> watcher_;
@@ -85,10 +88,12 @@ class InterfaceLoop final : public filter::RulesetApplier {
   SdEventSourcePtr resync_timer_;
   SdEventSourcePtr retry_timer_;
   SdEventSourcePtr settings_defer_;
+  SdEventSourcePtr status_timer_;
   Backoff resync_backoff_{std::chrono::milliseconds{50}, std::chrono::milliseconds{5'000}};
   int resync_attempts_ = 0;
   std::uint64_t buffer_asked_ = 0;
-  std::string last_status_;
+  std::string last_status_;  // as last reported
+  bool last_complete_ = true;
 };
 
 }  // namespace netpolicy::daemon
