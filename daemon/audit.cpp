@@ -42,6 +42,10 @@ std::string_view field_name(Field field) {
       return "ACTION_TAKEN";
     case Field::local_rules:
       return "LOCAL_RULES";
+    case Field::ipsec_profile:
+      return "IPSEC_PROFILE";
+    case Field::peer:
+      return "PEER";
   }
   return "UNKNOWN_FIELD";
 }

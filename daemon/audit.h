@@ -27,6 +27,8 @@ enum class Field : std::uint8_t {
   reason,          // REASON
   action_taken,    // ACTION_TAKEN
   local_rules,     // LOCAL_RULES: applied | ignored (a central policy's local_rules)
+  ipsec_profile,   // IPSEC_PROFILE: the ipsec profile of a protect rule
+  peer,            // PEER: the IPsec peer (an SA's destination)
 };
 
 // The journal field name, e.g. "POLICY_PATH".

@@ -21,6 +21,7 @@
 #include "daemon/daemon_status.h"
 #include "daemon/interface_loop.h"
 #include "daemon/policy_engine.h"
+#include "daemon/sa_missing.h"
 #include "filter/xfrm_backend.h"
 #include "daemon/sd_handles.h"
 #include "daemon/status_recorder.h"
@@ -101,6 +102,7 @@ class Daemon {
   SdEventSourcePtr poll_timer_;
   std::unique_ptr<filter::NftBackend> backend_;
   std::unique_ptr<filter::XfrmBackend> xfrm_;
+  std::unique_ptr<SaMissingWatch> sa_watch_;
   // Before the engine, which applies through it.
   std::unique_ptr<InterfaceLoop> interfaces_;
   std::unique_ptr<PolicyEngine> engine_;
@@ -260,6 +262,13 @@ int Daemon::run() {
   if (!xfrm) return fail(xfrm.error(), no_change);
   xfrm_ = std::move(xfrm.value());
   engine_->set_xfrm_applier(xfrm_.get());
+  // ipsec-sa-missing (5492): ACQUIREs of protected flows left without an SA.
+  auto sa_watch = SaMissingWatch::start(event_.get(), audit_, [this]() -> const policy::Policy* {
+    const AppliedPolicy* now = engine_ ? engine_->current() : nullptr;
+    return now != nullptr ? &now->policy : nullptr;
+  });
+  if (!sa_watch) return fail(sa_watch.error(), no_change);
+  sa_watch_ = std::move(sa_watch.value());
 
   // Fail closed: a broken policy never deletes what the kernel has.
   PolicyEngine::Outcome first = engine_->apply_file(options_.config);

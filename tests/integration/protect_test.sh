@@ -2,7 +2,8 @@
 # protect rules on this kernel (XFRM policies, no ESP): netpolicyd installs
 # the XFRM policies of its rules in its priority band; without an SA a
 # protected flow does not pass in clear text (XfrmOutNoStates grows) while
-# unprotected traffic to the same peer passes; `level: request` falls back
+# unprotected traffic to the same peer passes and ipsec-sa-missing (5492)
+# names its rule, profile and peer; `level: request` falls back
 # to clear text; inbound clear text of a protected flow is dropped; an
 # administrator's own XFRM policy (outside the band) survives apply, reload
 # and stop; a broken reload leaves nft and XFRM as they were; on stop
@@ -24,6 +25,7 @@ write_policy() {  # $1: an extra protected port on the peer (reload changes it)
 version: 1
 settings:
   default: {inbound: block, outbound: allow, forward: block}
+  sa_missing_after: 1
 zones:
   - {name: lab, interfaces: ["vh-lab*"]}
 ipsec:
@@ -70,6 +72,11 @@ expect_tcp_blocked "$HOST" $P4 5432          # protected, no SA: not in clear
 after=$(out_no_states)
 (( after > before )) || fail "XfrmOutNoStates did not grow ($before -> $after)"
 ok "XfrmOutNoStates grew ($before -> $after)"
+np_note "ipsec-sa-missing (5492) for the flow left without SA"
+wait_event 5492 1 20
+assert_eq "5492 RULE" db-out "$(event_field 5492 RULE)"
+assert_eq "5492 IPSEC_PROFILE" db "$(event_field 5492 IPSEC_PROFILE)"
+assert_eq "5492 PEER" $P4 "$(event_field 5492 PEER)"
 expect_tcp_ok "$HOST" $P4 9000               # same peer, unprotected
 expect_tcp_ok "$HOST" $P4 8080               # level: request falls back to clear text
 expect_tcp_blocked "$PEER" $H4 2223          # inbound protected flow in clear: dropped
