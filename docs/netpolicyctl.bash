@@ -10,6 +10,8 @@ _netpolicyctl() {
     local -A commands=(
         [check]=file
         [export]=file
+        [status]=
+        [interfaces]=
     )
     local global_options='--runtime-dir --json --help --version'
 

@@ -128,7 +128,7 @@ completions=$(cd "$NP_TMP/cwd" && bash -c '
   complete_words netpolicyctl --json export ""
   complete_words netpolicyctl check site.yaml ""
 ' _ "$P/share/bash-completion/completions/netpolicyctl")
-assert_same_text "netpolicyctl completions" "check export
+assert_same_text "netpolicyctl completions" "check export interfaces status
 check
 site.yaml
 site.yaml
