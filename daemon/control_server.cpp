@@ -438,8 +438,10 @@ void ControlServer::step(Connection& c) {
     }
     if (c.close_after_reply) {
       // Reply sent; shut our side and read the rest until the client
-      // closes, so it sees our reply and then EOF rather than a reset
-      // (closing with unread input resets an AF_UNIX peer).
+      // closes, so it sees our reply and then EOF. Closing with unread
+      // input would make the client's next read fail with ECONNRESET
+      // (af_unix's unix_release_sock sets the peer's sk_err; seen on
+      // 6.18, control_server_test catches it).
       c.draining = true;
       c.in.clear();
       if (c.read_eof || ::shutdown(c.fd.get(), SHUT_WR) < 0) {
