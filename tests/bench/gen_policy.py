@@ -20,6 +20,8 @@ def main():
     ap.add_argument("--zones", type=int, default=8)
     ap.add_argument("--groups", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--protect-every", type=int, default=97,
+                    help="every Nth rule is a protect rule; 0: none (for nft-only comparisons)")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
     out = []
@@ -104,7 +106,7 @@ def main():
             w("    protocol: %s" % ("icmpv6" if family == 2 else "icmp"))
         elif proto == 5:
             w("    protocol: %d" % (132 if family != 4 else 47))
-        if r % 97 == 5:
+        if args.protect_every and r % args.protect_every == 5 % args.protect_every:
             w("    action: protect")
             w("    ipsec: %s" % profiles[r % len(profiles)])
         else:
