@@ -171,8 +171,13 @@ void InterfaceLoop::on_resync() {
   Status s = watcher_->resync();
   if (!s) {
     // Still incomplete: apply what the events said is gone, try again later.
+    // One line per attempt (the backoff bounds them); 5480 said it already.
+    const auto delay = resync_backoff_.next();
+    std::cerr << "netpolicyd: re-reading the interface list failed (attempt " << resync_attempts_
+              << "): " << s.error().describe() << "; next attempt in " << delay.count() << " ms"
+              << std::endl;
     handle(tracker_.update(policy_(), watcher_->view(), {}));
-    schedule_resync(resync_backoff_.next());
+    schedule_resync(delay);
     return;
   }
   handle(tracker_.recovered(policy_(), watcher_->view(), std::chrono::steady_clock::now(),
@@ -205,7 +210,8 @@ Status InterfaceLoop::arm(SdEventSourcePtr& source, std::chrono::milliseconds de
     return Ok{};
   }
   sd_event_source* raw = nullptr;
-  if (int r = sd_event_add_time_relative(event_, &raw, CLOCK_MONOTONIC, usec(delay), 0, handler,
+  // Accuracy 1 ms: the default (250 ms) would delay a resync due at once.
+  if (int r = sd_event_add_time_relative(event_, &raw, CLOCK_MONOTONIC, usec(delay), 1000, handler,
                                          this);
       r < 0)
     return errno_error("Failed to arm a timer", -r);
