@@ -98,8 +98,12 @@ add_job() {
   local script
   script=$(readlink -f "${job[0]}") || die "no such script '${job[0]}'"
   [[ -f $script ]] || die "no such script '${job[0]}'"
-  hidden_in_guest "$script" &&
-    die "'$script' is under a directory the guest replaces with tmpfs; put it elsewhere"
+  # A clone under /tmp (CI's may be) is invisible inside: the guest sees
+  # $work/bin, so run a copy from there. Job scripts are self-contained.
+  if hidden_in_guest "$script"; then
+    cp "$script" "$work/bin/job-$n.sh" && chmod +x "$work/bin/job-$n.sh"
+    script=$work/bin/job-$n.sh
+  fi
   local cwd=$PWD
   hidden_in_guest "$cwd" && cwd=/
   mkdir -p "$work/out/jobs/$n"
