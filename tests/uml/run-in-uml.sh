@@ -99,10 +99,11 @@ add_job() {
   script=$(readlink -f "${job[0]}") || die "no such script '${job[0]}'"
   [[ -f $script ]] || die "no such script '${job[0]}'"
   # A clone under /tmp (CI's may be) is invisible inside: the guest sees
-  # $work/bin, so run a copy from there. Job scripts are self-contained.
+  # $work/bin (mounted at /run/np-uml/bin), so run a copy from there. Job
+  # scripts are self-contained.
   if hidden_in_guest "$script"; then
     cp "$script" "$work/bin/job-$n.sh" && chmod +x "$work/bin/job-$n.sh"
-    script=$work/bin/job-$n.sh
+    script=/run/np-uml/bin/job-$n.sh
   fi
   local cwd=$PWD
   hidden_in_guest "$cwd" && cwd=/
@@ -146,6 +147,7 @@ if ((EUID == 0)); then
     run_as=(setpriv --reuid="$host_user" --regid="$(id -g "$host_user")" --clear-groups --)
     for ((i = 0; i < n; i++)); do
       IFS= read -r -d '' path <"$work/out/jobs/$i/argv"
+      path=${path/#\/run\/np-uml\/bin\//$work/bin/}  # a copied job: check the host side
       "${run_as[@]}" test -r "$path" ||
         die "host user '$host_user' cannot read '$path'; set NP_UML_HOST_USER to a user that can (root disables this guard)"
       "${run_as[@]}" test -x "$(cat "$work/out/jobs/$i/cwd")" ||
