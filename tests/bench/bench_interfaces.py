@@ -21,6 +21,7 @@ daemon's events go to its stderr and not into the host's journal. Not a test: it
 converged to the right map (a wrong answer fast is no answer).
 
 usage: sudo tests/bench/bench_interfaces.py [--build DIR] [--events N] [--storm M]
+                                            [--rules R]  (R more rules in the policy)
 """
 import argparse
 import json
@@ -121,10 +122,15 @@ def ms(x):
 
 
 class Daemon:
-    def __init__(self, build, workdir, buffer):
+    def __init__(self, build, workdir, buffer, extra_rules=0):
         self.config = os.path.join(workdir, f"policy-{buffer}.yaml")
         with open(self.config, "w") as f:
             f.write(POLICY.format(buffer=buffer))
+            # More rules make each recompile dearer (an event recompiles
+            # the whole policy, then sends only elements).
+            for i in range(extra_rules):
+                f.write(f"  - {{name: r{i}, direction: in, zones: [lab], protocol: tcp, "
+                        f"ports: [{1024 + i % 60000}], action: allow}}\n")
         notify_path = os.path.join(workdir, f"notify-{buffer}.sock")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(notify_path)
@@ -307,10 +313,10 @@ def inner(args):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     print(f"netpolicyd: {args.build}/daemon/netpolicyd; {os.cpu_count()} CPUs")
 
-    daemon = Daemon(args.build, workdir, 32 << 20)
+    daemon = Daemon(args.build, workdir, 32 << 20, args.rules)
     ev, req, lost = bench_events(args.events)
     print(f"\n1. interface event -> map element committed, {len(ev)} renames "
-          f"({lost} without an element notification)")
+          f"({lost} without an element notification), policy of {args.rules + 1} rules")
     print(f"   from the RTM_NEWLINK notification: median {ms(statistics.median(ev))}, "
           f"p99 {ms(pct(ev, 99))}, max {ms(max(ev))}")
     print(f"   from the rename request:           median {ms(statistics.median(req))}, "
@@ -341,6 +347,7 @@ def main():
     p.add_argument("--build", default=os.path.join(HERE, "../../build"))
     p.add_argument("--events", type=int, default=1000)
     p.add_argument("--storm", type=int, default=5000)
+    p.add_argument("--rules", type=int, default=0, help="extra rules in the policy")
     p.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     args.build = os.path.abspath(args.build)
@@ -356,7 +363,7 @@ def main():
         # stays out of the figures).
         inner_cmd = " ".join([sys.executable, os.path.abspath(__file__), "--inner", "--build",
                               args.build, "--events", str(args.events), "--storm",
-                              str(args.storm)])
+                              str(args.storm), "--rules", str(args.rules)])
         subprocess.run(["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation",
                         "private", "--", "sh", "-c",
                         f"mount -t tmpfs np-bench /run/systemd && exec {inner_cmd}"],
