@@ -32,14 +32,32 @@ static void fresh_netns() {
   }
 }
 
-int main(int argc, char** argv) {
-  const int ports = argc > 1 ? std::atoi(argv[1]) : 5000;  // x 2 directions
-  const std::string yaml =
+// The selectors differ either by port only (one peer, ports 1..N) or by
+// peer address (N peers, one port). The kernel files policies by address:
+// the ports shape puts all of them in one bucket, whose duplicate check on
+// every insert makes the kernel's part quadratic whatever the sender does.
+static std::string bench_policy(const std::string& shape, int count) {
+  std::string yaml =
       "version: 1\nsettings: {max_protect_selectors: 1000000}\n"
       "zones: [{name: lan, interfaces: [\"veth*\"]}]\n"
-      "ipsec: [{name: db, reqid: 100}]\n"
-      "rules:\n  - {name: many, direction: out, to: [10.200.1.2], protocol: tcp,\n"
-      "     ports: [\"1-" + std::to_string(ports) + "\"], action: protect, ipsec: db}\n";
+      "ipsec: [{name: db, reqid: 100}]\n";
+  if (shape == "ports")
+    return yaml + "rules:\n  - {name: many, direction: out, to: [10.200.1.2], protocol: tcp,\n"
+                  "     ports: [\"1-" + std::to_string(count) + "\"], action: protect, ipsec: db}\n";
+  std::string peers;
+  for (int i = 0; i < count; ++i)
+    peers += (i ? ", " : "") + std::string{"10.200."} + std::to_string(1 + i / 250) + "." +
+             std::to_string(1 + i % 250);
+  return yaml + "rules:\n  - {name: many, direction: out, to: [" + peers +
+         "], protocol: tcp,\n     ports: [5432], action: protect, ipsec: db}\n";
+}
+
+int main(int argc, char** argv) {
+  const int count = argc > 1 ? std::atoi(argv[1]) : 5000;  // x 2 directions
+  const std::string shape = argc > 2 ? argv[2] : "hosts";    // hosts | ports
+  if (shape != "hosts" && shape != "ports") return std::cerr << "shape: hosts | ports\n", 2;
+  const std::string yaml = bench_policy(shape, count);
+  std::printf("# shape %s\n", shape.c_str());
   auto loaded = policy::load_policy_text(yaml, "bench.yaml");
   if (!std::holds_alternative<policy::Policy>(loaded)) {
     std::cerr << std::get<std::vector<policy::Diagnostic>>(loaded)[0].to_string() << "\n";
