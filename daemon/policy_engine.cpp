@@ -99,17 +99,17 @@ PolicyEngine::Outcome PolicyEngine::report_load_failure(const std::string& path,
 
 Status PolicyEngine::apply_state(const filter::DesiredState& state) {
   if (xfrm_ == nullptr) return applier_.replace_table(state);
-  // What the band holds now, to go back to if the table is refused. A
-  // reload changes only the difference (the applier diffs its readback).
-  auto before = xfrm_->read_band(state.xfrm.band);
+  // What the band and our manual SAs hold now (keys included), to go back
+  // to if the table is refused. A reload changes only the difference (the
+  // applier diffs its readback).
+  auto before = xfrm_->snapshot(state.xfrm);
   if (!before) return before.error();
-  // XFRM first: a refused XFRM change (undone by the applier) stops here,
-  // before the table changes.
+  // XFRM first (SAs, then the policies that need them): a refused XFRM
+  // change (undone by the applier) stops here, before the table changes.
   if (Status s = xfrm_->replace(state.xfrm); !s) return s;
   Status table = applier_.replace_table(state);
   if (table) return table;
-  filter::XfrmState previous{state.xfrm.band, std::move(*before)};
-  if (Status back = xfrm_->replace(previous); !back) {
+  if (Status back = xfrm_->replace(*before); !back) {
     Error e = table.error();
     e.message += "; and restoring the previous XFRM policies failed too (" +
                  back.error().describe() + ")";

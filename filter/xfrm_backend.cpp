@@ -10,19 +10,14 @@
 #include <map>
 #include <string>
 
-#include "filter/nft_handles.h"  // MnlSocketPtr
+#include "filter/xfrm_sa_netlink.h"
+#include "filter/xfrm_sa_text.h"
+#include "filter/xfrm_socket.h"
 #include "filter/xfrm_text.h"
 
 namespace netpolicy::filter {
 
 namespace {
-
-// Messages per sendmsg: at ~300 bytes each, 200 stay well inside the
-// default socket send buffer.
-constexpr std::size_t kBatchBytes = 64 * 1024;
-constexpr int kReceiveBuffer = 8 << 20;  // room for many error messages
-constexpr std::size_t kMessageMax = 1024;
-constexpr std::size_t kReceiveChunk = 64 * 1024;
 
 enum class Op : std::uint8_t { add, update, remove };
 
@@ -168,113 +163,6 @@ const char* op_verb(Op op) {
   return "change";
 }
 
-}  // namespace
-
-class XfrmSocket {
- public:
-  explicit XfrmSocket(MnlSocketPtr socket) : socket_(std::move(socket)) {}
-
-  Status send_all(const char* data, std::size_t len) {
-    if (mnl_socket_sendto(socket_.get(), data, len) < 0) {
-      const int error = errno;
-      return errno_error("Failed to send XFRM messages", error);
-    }
-    return Ok{};
-  }
-  // Receives until the ACK of `last_seq`; collects the errors of earlier
-  // messages by sequence number.
-  Status receive_until(std::uint32_t last_seq, std::map<std::uint32_t, int>& errors) {
-    std::vector<char> buf(kReceiveChunk);
-    for (;;) {
-      const ssize_t n = mnl_socket_recvfrom(socket_.get(), buf.data(), buf.size());
-      if (n < 0) {
-        const int error = errno;
-        if (error == EINTR) continue;
-        return errno_error("Failed to read XFRM replies", error);
-      }
-      int len = static_cast<int>(n);
-      for (auto* nlh = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(nlh, len);
-           nlh = mnl_nlmsg_next(nlh, &len)) {
-        if (nlh->nlmsg_type != NLMSG_ERROR) continue;
-        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-        if (err->error != 0) errors[nlh->nlmsg_seq] = -err->error;
-        if (nlh->nlmsg_seq == last_seq) return Ok{};
-      }
-    }
-  }
-  // Dumps every policy; `keep` decides.
-  Status dump(std::vector<XfrmPolicy>& out, const XfrmBand& band) {
-    char req[kMessageMax];
-    nlmsghdr* nlh = mnl_nlmsg_put_header(req);
-    nlh->nlmsg_type = XFRM_MSG_GETPOLICY;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    nlh->nlmsg_seq = ++seq_;
-    const std::uint32_t seq = seq_;
-    if (mnl_socket_sendto(socket_.get(), nlh, nlh->nlmsg_len) < 0) {
-      const int error = errno;
-      return errno_error("Failed to dump XFRM policies", error);
-    }
-    std::vector<char> buf(kReceiveChunk);
-    for (;;) {
-      const ssize_t n = mnl_socket_recvfrom(socket_.get(), buf.data(), buf.size());
-      if (n < 0) {
-        const int error = errno;
-        if (error == EINTR) continue;
-        return errno_error("Failed to dump XFRM policies", error);
-      }
-      int len = static_cast<int>(n);
-      for (auto* m = reinterpret_cast<nlmsghdr*>(buf.data()); mnl_nlmsg_ok(m, len);
-           m = mnl_nlmsg_next(m, &len)) {
-        if (m->nlmsg_seq != seq) continue;  // a stale reply
-        if (m->nlmsg_flags & NLM_F_DUMP_INTR)
-          return errno_error("Failed to dump XFRM policies (changed while dumping)", EINTR);
-        if (m->nlmsg_type == NLMSG_DONE) return Ok{};
-        if (m->nlmsg_type == NLMSG_ERROR) {
-          const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
-          return errno_error("Failed to dump XFRM policies", -err->error);
-        }
-        if (auto p = parse_policy(m); p && band.contains(p->priority)) out.push_back(*p);
-      }
-    }
-  }
-  std::uint32_t next_seq() { return ++seq_; }
-
- private:
-  MnlSocketPtr socket_;
-  std::uint32_t seq_ = 0;
-};
-
-XfrmBackend::XfrmBackend(std::unique_ptr<XfrmSocket> socket) : socket_(std::move(socket)) {}
-XfrmBackend::~XfrmBackend() = default;
-
-Result<std::unique_ptr<XfrmBackend>> XfrmBackend::open() {
-  MnlSocketPtr socket{mnl_socket_open(NETLINK_XFRM)};
-  if (!socket) {
-    const int error = errno;
-    return errno_error("Failed to open XFRM netlink socket", error);
-  }
-  if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    const int error = errno;
-    return errno_error("Failed to bind XFRM netlink socket", error);
-  }
-  int one = 1;
-  // Errors quote only the request's header, not all of it.
-  mnl_socket_setsockopt(socket.get(), NETLINK_CAP_ACK, &one, sizeof one);
-  const int fd = mnl_socket_get_fd(socket.get());
-  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kReceiveBuffer, sizeof kReceiveBuffer) != 0)
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kReceiveBuffer, sizeof kReceiveBuffer);
-  return std::unique_ptr<XfrmBackend>(
-      new XfrmBackend(std::make_unique<XfrmSocket>(std::move(socket))));
-}
-
-Result<std::vector<XfrmPolicy>> XfrmBackend::read_band(const XfrmBand& band) {
-  std::vector<XfrmPolicy> out;
-  if (auto s = socket_->dump(out, band); !s) return s.error();
-  return out;
-}
-
-namespace {
-
 std::vector<Change> difference(const std::vector<XfrmPolicy>& have,
                                const std::vector<XfrmPolicy>& want) {
   std::map<std::pair<XfrmDir, XfrmSelector>, const XfrmPolicy*> current;
@@ -295,47 +183,194 @@ std::vector<Change> difference(const std::vector<XfrmPolicy>& have,
   return changes;
 }
 
-}  // namespace
-
 // Sends `changes` in batches; the first refused change, if any, as an Error.
-static Status send_changes(XfrmSocket& socket, const std::vector<Change>& changes) {
-  if (changes.empty()) return Ok{};
-  std::vector<char> buf(kBatchBytes + kMessageMax);
-  std::map<std::uint32_t, std::size_t> index_of;  // seq -> change
-  std::map<std::uint32_t, int> errors;
-  std::size_t used = 0;
-  std::uint32_t last_seq = 0;
-  for (std::size_t i = 0; i < changes.size(); ++i) {
-    const std::uint32_t seq = socket.next_seq();
-    const bool last = i + 1 == changes.size();
-    used += put_policy(buf.data() + used, changes[i].op, *changes[i].policy, seq, last);
-    index_of[seq] = i;
-    last_seq = seq;
-    if (used >= kBatchBytes || last) {
-      if (auto s = socket.send_all(buf.data(), used); !s) return s;
-      used = 0;
-    }
-  }
-  if (auto s = socket.receive_until(last_seq, errors); !s) return s;
-  if (errors.empty()) return Ok{};
-  const auto& [seq, error] = *errors.begin();
-  const Change& c = changes[index_of[seq]];
+Status send_changes(XfrmSocket& socket, const std::vector<Change>& changes) {
+  auto refused = socket.send_batch(changes.size(), [&](std::size_t i, char* buf,
+                                                      std::uint32_t seq, bool ack) {
+    return put_policy(buf, changes[i].op, *changes[i].policy, seq, ack);
+  });
+  if (!refused) return refused.error();
+  if (!*refused) return Ok{};
+  const XfrmRefusal& r = **refused;
+  const Change& c = changes[r.index];
   const std::string object = "xfrm policy " + describe_xfrm_policy(*c.policy);
-  Error e = errno_error(std::string{"Failed to "} + op_verb(c.op) + " " + object, error, object);
+  std::string message = std::string{"Failed to "} + op_verb(c.op) + " " + object;
+  if (!r.detail.empty()) message += " (kernel: " + r.detail + ")";
+  Error e = errno_error(std::move(message), r.error, object);
   e.rule = c.policy->rule;
   return e;
 }
 
+// ---- SAs -------------------------------------------------------------------
+
+struct SaChange {
+  Op op;  // add or remove (the kernel cannot change an SA's keys in place)
+  const XfrmSa* sa;
+};
+
+// How to go from `have` to `want`, in two steps: `first` (replace what
+// differs: delete then add; add what is missing) before the policies
+// change, `last` (delete what is no longer wanted) after.
+struct SaPlan {
+  std::vector<SaChange> first;
+  std::vector<SaChange> last;
+};
+
+SaPlan plan_sas(const std::vector<XfrmSa>& have, const std::vector<XfrmSa>& want) {
+  std::map<XfrmSaId, const XfrmSa*> current;
+  for (const auto& sa : have) current[sa.id()] = &sa;
+  std::map<XfrmSaId, bool> wanted;
+  SaPlan plan;
+  std::vector<SaChange> adds;
+  for (const auto& sa : want) {
+    wanted[sa.id()] = true;
+    auto it = current.find(sa.id());
+    if (it == current.end()) {
+      adds.push_back({Op::add, &sa});
+    } else if (!it->second->same_in_kernel(sa)) {
+      plan.first.push_back({Op::remove, it->second});
+      adds.push_back({Op::add, &sa});
+    }
+  }
+  plan.first.insert(plan.first.end(), adds.begin(), adds.end());
+  for (const auto& sa : have)
+    if (!wanted.count(sa.id())) plan.last.push_back({Op::remove, &sa});
+  return plan;
+}
+
+std::string sa_object(const XfrmSa& sa) {
+  return "xfrm state " + describe_xfrm_sa(sa);
+}
+
+Status send_sa_changes(XfrmSocket& socket, const std::vector<SaChange>& changes) {
+  auto refused = socket.send_batch(changes.size(), [&](std::size_t i, char* buf,
+                                                      std::uint32_t seq, bool ack) {
+    const SaChange& c = changes[i];
+    return c.op == Op::add ? put_sa_add(buf, *c.sa, seq, ack)
+                           : put_sa_delete(buf, c.sa->id(), seq, ack);
+  });
+  if (!refused) return refused.error();
+  if (!*refused) return Ok{};
+  const XfrmRefusal& r = **refused;
+  const SaChange& c = changes[r.index];
+  const std::string object = sa_object(*c.sa);
+  std::string message = std::string{"Failed to "} + op_verb(c.op) + " " + object;
+  if (!c.sa->profile.empty())
+    message += " (profile " + c.sa->profile + ", " + (c.sa->outbound ? "out" : "in") + ")";
+  if (!r.detail.empty()) message += " (kernel: " + r.detail + ")";
+  return errno_error(std::move(message), r.error, object);
+}
+
+}  // namespace
+
+XfrmBackend::XfrmBackend(std::unique_ptr<XfrmSocket> socket) : socket_(std::move(socket)) {}
+XfrmBackend::~XfrmBackend() = default;
+
+Result<std::unique_ptr<XfrmBackend>> XfrmBackend::open() {
+  auto socket = XfrmSocket::open();
+  if (!socket) return socket.error();
+  return std::unique_ptr<XfrmBackend>(new XfrmBackend(std::move(socket.value())));
+}
+
+Result<std::vector<XfrmPolicy>> XfrmBackend::read_band(const XfrmBand& band) {
+  std::vector<XfrmPolicy> out;
+  Status s = socket_->dump(
+      XFRM_MSG_GETPOLICY,
+      [&](const nlmsghdr* m) {
+        if (auto p = parse_policy(m); p && band.contains(p->priority)) out.push_back(*p);
+      },
+      "dump XFRM policies");
+  if (!s) return s.error();
+  return out;
+}
+
+Result<XfrmBackend::OurSas> XfrmBackend::read_sas(const std::vector<XfrmSa>& wanted,
+                                                  const std::vector<XfrmSa>& also) {
+  // The reqid each candidate (daddr, spi, proto) must carry to be ours.
+  std::map<XfrmSaId, std::vector<const XfrmSa*>> candidates;
+  std::map<XfrmSaId, std::uint32_t> owned = owned_;
+  for (const auto& sa : also) owned.emplace(sa.id(), sa.reqid);
+  for (const auto& sa : wanted) candidates[sa.id()].push_back(&sa);
+  OurSas out;
+  Status s = socket_->dump(
+      XFRM_MSG_GETSA,
+      [&](const nlmsghdr* m) {
+        auto sa = parse_sa(m);
+        if (!sa) return;
+        const XfrmSaId id = sa->id();
+        auto known = owned.find(id);
+        const bool ours_before = known != owned.end() && known->second == sa->reqid;
+        auto want = candidates.find(id);
+        const bool ours_now = want != candidates.end() && want->second.front()->reqid == sa->reqid;
+        if (ours_before || ours_now) {
+          out.sas.push_back(std::move(*sa));
+        } else if (want != candidates.end() && !out.clash) {
+          out.clash = std::move(*sa);
+          out.clash_with = want->second.front();
+        }
+      },
+      "dump XFRM SAs");
+  if (!s) return s.error();
+  return out;
+}
+
+Result<XfrmState> XfrmBackend::snapshot(const XfrmState& desired) {
+  auto policies = read_band(desired.band);
+  if (!policies) return policies.error();
+  auto sas = read_sas(desired.sas, {});
+  if (!sas) return sas.error();
+  XfrmState state;
+  state.band = desired.band;
+  state.policies = std::move(*policies);
+  state.sas = std::move(sas->sas);
+  return state;
+}
+
+void XfrmBackend::undo(const XfrmState& before, const std::vector<XfrmSa>& tried) {
+  // Best effort, the first error is the one reported: policies back first
+  // (they may need the old SAs, which stay until then), then the SAs.
+  if (auto now = read_band(before.band))
+    (void)send_changes(*socket_, difference(*now, before.policies));
+  auto now = read_sas(before.sas, tried);
+  if (!now) return;
+  SaPlan plan = plan_sas(now->sas, before.sas);
+  (void)send_sa_changes(*socket_, plan.first);
+  (void)send_sa_changes(*socket_, plan.last);
+}
+
 Status XfrmBackend::replace(const XfrmState& desired) {
-  auto before = read_band(desired.band);
-  if (!before) return before.error();
-  const Status applied = send_changes(*socket_, difference(*before, desired.policies));
-  if (applied) return applied;
-  // Undo: whatever went in, take the band back to what it held before.
-  // Best effort: the first error is the one reported.
-  if (auto now = read_band(desired.band))
-    (void)send_changes(*socket_, difference(*now, *before));
-  return applied;
+  auto policies = read_band(desired.band);
+  if (!policies) return policies.error();
+  auto sas = read_sas(desired.sas, {});
+  if (!sas) return sas.error();
+  if (sas->clash) {
+    const XfrmSa& other = *sas->clash;
+    const XfrmSa& mine = *sas->clash_with;
+    const std::string object = sa_object(other);
+    return errno_error("Refusing to replace " + object + " (reqid " +
+                           std::to_string(other.reqid) +
+                           "): it is not netpolicyd's, and ipsec profile " + mine.profile +
+                           " wants its SPI for its " + (mine.outbound ? "outbound" : "inbound") +
+                           " SA (reqid " + std::to_string(mine.reqid) +
+                           "); delete that SA or choose another SPI",
+                       EEXIST, object);
+  }
+  XfrmState before;
+  before.band = desired.band;
+  before.policies = std::move(*policies);
+  before.sas = std::move(sas->sas);
+
+  const SaPlan plan = plan_sas(before.sas, desired.sas);
+  Status done = send_sa_changes(*socket_, plan.first);
+  if (done) done = send_changes(*socket_, difference(before.policies, desired.policies));
+  if (done) done = send_sa_changes(*socket_, plan.last);
+  if (!done) {
+    undo(before, desired.sas);
+    return done;
+  }
+  owned_.clear();
+  for (const auto& sa : desired.sas) owned_.emplace(sa.id(), sa.reqid);
+  return done;
 }
 
 }  // namespace netpolicy::filter

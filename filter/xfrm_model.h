@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/ip_prefix.h"
+#include "filter/xfrm_sa.h"
 
 namespace netpolicy::filter {
 
@@ -80,6 +81,9 @@ inline constexpr std::uint32_t kXfrmBandWidth = 1u << 18;
 struct XfrmState {
   XfrmBand band;
   std::vector<XfrmPolicy> policies;  // no two with the same key
+  // Manually keyed SAs (keying: manual), no two with the same id(). They
+  // go in before the policies that need them (xfrm_sa.h: which are ours).
+  std::vector<XfrmSa> sas;
   friend bool operator==(const XfrmState&, const XfrmState&) = default;
 };
 

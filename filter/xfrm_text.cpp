@@ -1,5 +1,7 @@
 #include "filter/xfrm_text.h"
 
+#include "filter/xfrm_sa_text.h"
+
 namespace netpolicy::filter {
 namespace {
 
@@ -64,7 +66,8 @@ std::string describe_xfrm_policy(const XfrmPolicy& p) {
 }
 
 std::string render_xfrm(const XfrmState& state) {
-  std::string out;
+  // SAs first, as they go into the kernel; their keys are redacted.
+  std::string out = render_xfrm_sas(state.sas);
   for (const auto& p : state.policies) {
     out += "# rule " + p.rule + ", profile " + p.profile + "\n";
     out += render_xfrm_policy(p);

@@ -1,7 +1,9 @@
 #pragma once
 // XfrmState as text in the layout of `ip xfrm policy` (iproute2 6.1), each
 // policy preceded by a `# rule R, profile P` line naming where it comes
-// from. Pure: used by the golden tests and by `netpolicyctl export`.
+// from; the manual SAs before them like `ip xfrm state`, keys redacted
+// (xfrm_sa_text.h). Pure: used by the golden tests and by `netpolicyctl
+// export`.
 #include <string>
 
 #include "filter/xfrm_model.h"
