@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "daemon/fd.h"
 #include "policy/policy_digest.h"
@@ -14,8 +15,10 @@ namespace netpolicy::daemon {
 
 namespace {
 
-constexpr std::string_view kMagic = "netpolicy-central-cache 1 ";
+constexpr std::string_view kCacheMagic = "netpolicy-central-cache 1 ";
 constexpr std::size_t kMaxCache = (64u << 20) + 256;  // loader cap + header
+constexpr std::string_view kValidatorsMagic = "netpolicy-central-validators 1 ";
+constexpr std::size_t kMaxValidators = 16u << 10;
 
 Status write_all(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
@@ -39,14 +42,14 @@ Status make_dirs(const std::string& path) {
   return Ok{};
 }
 
-}  // namespace
-
-std::string central_cache_path(const std::string& state_dir) {
-  return state_dir + "/central-policy.cache";
+std::string checked_header(std::string_view magic, const std::string& payload) {
+  return std::string{magic} + "sha256=" + policy::sha256_hex(payload) +
+         " bytes=" + std::to_string(payload.size()) + "\n";
 }
 
-CacheRead read_central_cache(const std::string& state_dir) {
-  const std::string path = central_cache_path(state_dir);
+// Reads a file written by write_checked: its payload, or why not.
+// CacheMissing when it does not exist.
+CacheRead read_checked(const std::string& path, std::string_view magic, std::size_t cap) {
   Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
   if (!fd.valid()) {
     const int e = errno;
@@ -64,16 +67,15 @@ CacheRead read_central_cache(const std::string& state_dir) {
     }
     if (n == 0) break;
     all.append(buf, static_cast<std::size_t>(n));
-    if (all.size() > kMaxCache) return CacheCorrupt{"'" + path + "' is larger than any cache", EFBIG};
+    if (all.size() > cap) return CacheCorrupt{"'" + path + "' is larger than any cache", EFBIG};
   }
   const auto newline = all.find('\n');
-  if (all.compare(0, kMagic.size(), kMagic) != 0 || newline == std::string::npos)
+  if (all.compare(0, magic.size(), magic) != 0 || newline == std::string::npos)
     return CacheCorrupt{"'" + path + "' has no valid cache header", EBADMSG};
-  const std::string header = all.substr(kMagic.size(), newline - kMagic.size());
+  const std::string header = all.substr(magic.size(), newline - magic.size());
   std::string text = all.substr(newline + 1);
   const std::string digest = policy::sha256_hex(text);
-  const std::string expected =
-      "sha256=" + digest + " bytes=" + std::to_string(text.size());
+  const std::string expected = "sha256=" + digest + " bytes=" + std::to_string(text.size());
   if (header != expected)
     return CacheCorrupt{"checksum mismatch in '" + path + "': header says '" + header.substr(0, 100) +
                             "', content is " + expected,
@@ -81,16 +83,17 @@ CacheRead read_central_cache(const std::string& state_dir) {
   return CachedPolicy{std::move(text), digest};
 }
 
-Status write_central_cache(const std::string& state_dir, const std::string& text) {
+// Header + payload to a temporary file, fsync'ed, renamed over `path`, the
+// directory fsync'ed: a crash leaves the old or the new file, never a torn
+// one.
+Status write_checked(const std::string& state_dir, const std::string& path,
+                     std::string_view magic, const std::string& payload) {
   if (Status s = make_dirs(state_dir); !s) return s;
-  const std::string path = central_cache_path(state_dir);
   const std::string tmp = path + ".tmp";
   Fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600)};
   if (!fd.valid()) return errno_error("Failed to create '" + tmp + "'", errno, tmp);
-  const std::string header = std::string{kMagic} + "sha256=" + policy::sha256_hex(text) +
-                             " bytes=" + std::to_string(text.size()) + "\n";
-  if (Status s = write_all(fd.get(), header, tmp); !s) return s;
-  if (Status s = write_all(fd.get(), text, tmp); !s) return s;
+  if (Status s = write_all(fd.get(), checked_header(magic, payload), tmp); !s) return s;
+  if (Status s = write_all(fd.get(), payload, tmp); !s) return s;
   if (::fsync(fd.get()) < 0) return errno_error("Failed to sync '" + tmp + "'", errno, tmp);
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) < 0)
@@ -99,6 +102,63 @@ Status write_central_cache(const std::string& state_dir, const std::string& text
   if (!dir.valid() || ::fsync(dir.get()) < 0)
     return errno_error("Failed to sync directory '" + state_dir + "'", errno, state_dir);
   return Ok{};
+}
+
+}  // namespace
+
+std::string central_cache_path(const std::string& state_dir) {
+  return state_dir + "/central-policy.cache";
+}
+
+CacheRead read_central_cache(const std::string& state_dir) {
+  return read_checked(central_cache_path(state_dir), kCacheMagic, kMaxCache);
+}
+
+Status write_central_cache(const std::string& state_dir, const std::string& text) {
+  return write_checked(state_dir, central_cache_path(state_dir), kCacheMagic, text);
+}
+
+std::string central_validators_path(const std::string& state_dir) {
+  return state_dir + "/central-policy.validators";
+}
+
+std::optional<CacheValidators> read_central_validators(const std::string& state_dir,
+                                                       std::string* why) {
+  const std::string path = central_validators_path(state_dir);
+  CacheRead read = read_checked(path, kValidatorsMagic, kMaxValidators);
+  if (std::holds_alternative<CacheMissing>(read)) {
+    if (why) *why = "'" + path + "' does not exist";
+    return std::nullopt;
+  }
+  if (auto* bad = std::get_if<CacheCorrupt>(&read)) {
+    if (why) *why = bad->reason;
+    return std::nullopt;
+  }
+  const std::string& text = std::get<CachedPolicy>(read).text;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  auto string_at = [&j](const char* key) -> const std::string* {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+  };
+  if (!j.is_object() || !string_at("url") || !string_at("cache_sha256") || !string_at("etag") ||
+      !string_at("last_modified")) {
+    if (why) *why = "'" + path + "' does not hold the expected fields";
+    return std::nullopt;
+  }
+  return CacheValidators{*string_at("url"), *string_at("cache_sha256"), *string_at("etag"),
+                         *string_at("last_modified")};
+}
+
+Status write_central_validators(const std::string& state_dir, const CacheValidators& validators) {
+  const nlohmann::json j = {{"url", validators.url},
+                            {"cache_sha256", validators.cache_sha256},
+                            {"etag", validators.etag},
+                            {"last_modified", validators.last_modified}};
+  // replace: a URL that is not UTF-8 must not throw here; it then matches
+  // no source, which only costs a full GET.
+  const std::string payload =
+      j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return write_checked(state_dir, central_validators_path(state_dir), kValidatorsMagic, payload);
 }
 
 }  // namespace netpolicy::daemon

@@ -16,6 +16,8 @@
 
 #include "base/error.h"
 #include "daemon/audit.h"
+#include "daemon/central_fetcher.h"
+#include "daemon/central_runner.h"
 #include "daemon/check.h"
 #include "daemon/control_server.h"
 #include "daemon/daemon_status.h"
@@ -80,8 +82,15 @@ class Daemon {
   static int on_reload_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   static int on_stop_signal(sd_event_source*, const signalfd_siginfo* si, void* userdata);
   void reload(const signalfd_siginfo& si);
-  // Reloads now; `who` ("SIGHUP from pid N") goes into event 5465.
-  PolicyEngine::Outcome reload_now(const std::string& who);
+  // Audits 5465 (`who`: "SIGHUP from pid N") and asks the runner for a
+  // reload; `waiter` gets its outcome (central_runner.h: queued behind a
+  // cycle that is under way).
+  void request_reload(const std::string& who, ApplyRunner::Waiter waiter = {});
+  // The runner's hooks: RELOADING=1 / READY=1, STATUS=, the poll timer, and
+  // for the first cycle READY=1 (or exit 1).
+  void cycle_begins(ApplyRunner::Kind kind);
+  void cycle_ends(ApplyRunner::Kind kind, const PolicyEngine::Outcome& outcome);
+  void started();
   // The central source's polling timer, (re)armed after each apply from
   // the policy in force; none without sources.central.
   void arm_poll();
@@ -106,6 +115,12 @@ class Daemon {
   // Before the engine, which applies through it.
   std::unique_ptr<InterfaceLoop> interfaces_;
   std::unique_ptr<PolicyEngine> engine_;
+  // The central policy's HTTP GET on the loop, and the one-apply-at-a-time
+  // runner that uses it and the engine (gone before either; the fetcher's
+  // sources before the loop).
+  std::unique_ptr<CentralFetcher> fetcher_;
+  std::unique_ptr<ApplyRunner> runner_;
+  bool start_failed_ = false;
   // Last: its sources go before the loop and the engine it reads.
   std::unique_ptr<ControlServer> control_;
 };
@@ -179,8 +194,8 @@ Status Daemon::open_control() {
                                     {"sha256", now->policy.sha256},
                                     {"source", now->source}});
                    });
-  // Changes the kernel's rules: root only (SO_PEERCRED). Answered after the
-  // outcome, which the loop reaches before serving anything else.
+  // Changes the kernel's rules: root only (SO_PEERCRED). Answered with the
+  // outcome, once the reload is over.
   control_->handle(control::Command::reload,
                    [this](const control::Request&, const PeerCredentials& peer,
                           const ControlServer::Responder& respond) {
@@ -191,11 +206,14 @@ Status Daemon::open_control() {
                                                  peer.uid)});
                        return;
                      }
-                     PolicyEngine::Outcome outcome = reload_now(
-                         fmt::format("netpolicyctl reload from pid {} uid 0", peer.pid));
-                     respond.reply({{"applied", outcome.applied},
-                                    {"reason", outcome.reason},
-                                    {"status", engine_->status()}});
+                     // Held until the outcome: a central fetch runs in the
+                     // loop meanwhile (the client waits; others are served).
+                     request_reload(fmt::format("netpolicyctl reload from pid {} uid 0", peer.pid),
+                                    [this, respond](const PolicyEngine::Outcome& outcome) {
+                                      respond.reply({{"applied", outcome.applied},
+                                                     {"reason", outcome.reason},
+                                                     {"status", engine_->status()}});
+                                    });
                    });
   return Ok{};
 }
@@ -270,12 +288,78 @@ int Daemon::run() {
   if (!sa_watch) return fail(sa_watch.error(), no_change);
   sa_watch_ = std::move(sa_watch.value());
 
-  // Fail closed: a broken policy never deletes what the kernel has.
-  PolicyEngine::Outcome first = engine_->apply_file(options_.config);
-  if (!first.applied) {
-    notify("STATUS=start failed: " + first.reason);
-    return 1;
+  auto fetcher = CentralFetcher::open(event_.get());
+  if (!fetcher) return fail(fetcher.error(), no_change);
+  fetcher_ = std::move(fetcher.value());
+  runner_ = std::make_unique<ApplyRunner>(
+      *engine_, *fetcher_, options_.config, [this](ApplyRunner::Kind kind) { cycle_begins(kind); },
+      [this](ApplyRunner::Kind kind, const PolicyEngine::Outcome& outcome) {
+        cycle_ends(kind, outcome);
+      });
+
+  // Fail closed: a broken policy never deletes what the kernel has. The
+  // first policy is applied here when it is local only; a central `url`
+  // is fetched in the loop, which already serves the control socket and
+  // pings the watchdog meanwhile: READY=1 (started()) or exit 1 follows
+  // its outcome, at most the source's timeout later.
+  runner_->request(ApplyRunner::Kind::start);
+  if (start_failed_) return 1;
+
+  int r = sd_event_loop(event_.get());
+  if (r < 0) {
+    return fail(errno_error("Failed to run the event loop", -r),
+                "exiting; the rules stay in the kernel");
   }
+  return r;
+}
+
+void Daemon::reload(const signalfd_siginfo& si) {
+  request_reload(fmt::format("SIGHUP from pid {}", si.ssi_pid));
+}
+
+void Daemon::request_reload(const std::string& who, ApplyRunner::Waiter waiter) {
+  AuditRecord req{Event::reload_requested,
+                  fmt::format("Reload of policy {} requested ({})", options_.config, who),
+                  {}};
+  req.add(Field::policy_path, options_.config).add(Field::reason, who);
+  audit_.record(req);
+  runner_->request(ApplyRunner::Kind::reload, std::move(waiter));
+}
+
+void Daemon::cycle_begins(ApplyRunner::Kind kind) {
+  if (kind != ApplyRunner::Kind::reload) return;
+  notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading policy {}", monotonic_usec(),
+                     options_.config));
+}
+
+void Daemon::cycle_ends(ApplyRunner::Kind kind, const PolicyEngine::Outcome& outcome) {
+  switch (kind) {
+    case ApplyRunner::Kind::start:
+      if (outcome.applied) {
+        started();
+        return;
+      }
+      notify("STATUS=start failed: " + outcome.reason);
+      start_failed_ = true;
+      runner_->stop("netpolicyd could not start: " + outcome.reason);
+      sd_event_exit(event_.get(), 1);
+      return;
+    case ApplyRunner::Kind::reload:
+      arm_poll();
+      if (outcome.applied)
+        notify("READY=1\nSTATUS=" + status_line());
+      else
+        notify("READY=1\nSTATUS=reload failed: " + outcome.reason + "; previous policy kept");
+      return;
+    case ApplyRunner::Kind::poll:
+      if (outcome.applied && outcome.reason != "unchanged")
+        notify("STATUS=" + engine_->status());
+      arm_poll();
+      return;
+  }
+}
+
+void Daemon::started() {
   // The policy's netlink_receive_buffer, before READY=1.
   interfaces_->apply_settings();
 
@@ -289,35 +373,6 @@ int Daemon::run() {
       .add(Field::rules, std::to_string(now.policy.rules.size()))
       .add(Field::interfaces, std::to_string(now.interfaces));
   audit_.record(rec);
-
-  int r = sd_event_loop(event_.get());
-  if (r < 0) {
-    return fail(errno_error("Failed to run the event loop", -r),
-                "exiting; the rules stay in the kernel");
-  }
-  return r;
-}
-
-void Daemon::reload(const signalfd_siginfo& si) {
-  reload_now(fmt::format("SIGHUP from pid {}", si.ssi_pid));
-}
-
-PolicyEngine::Outcome Daemon::reload_now(const std::string& who) {
-  AuditRecord req{Event::reload_requested,
-                  fmt::format("Reload of policy {} requested ({})", options_.config, who),
-                  {}};
-  req.add(Field::policy_path, options_.config).add(Field::reason, who);
-  audit_.record(req);
-
-  notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading policy {}", monotonic_usec(),
-                     options_.config));
-  PolicyEngine::Outcome outcome = engine_->apply_file(options_.config);
-  arm_poll();
-  if (outcome.applied)
-    notify("READY=1\nSTATUS=" + status_line());
-  else
-    notify("READY=1\nSTATUS=reload failed: " + outcome.reason + "; previous policy kept");
-  return outcome;
 }
 
 void Daemon::stop(const signalfd_siginfo& si) {
@@ -334,6 +389,9 @@ void Daemon::stop(const signalfd_siginfo& si) {
       .add(Field::reason, fmt::format("SIG{} from pid {}", name ? name : "?", si.ssi_pid))
       .add(Field::action_taken, "left table inet " + table + " in the kernel");
   audit_.record(rec);
+  // A fetch under way is aborted (its handles freed); a held reload reply
+  // says why it did not happen.
+  if (runner_) runner_->stop(fmt::format("netpolicyd is stopping (SIG{})", name ? name : "?"));
   sd_event_exit(event_.get(), 0);
 }
 
@@ -362,11 +420,8 @@ void Daemon::arm_poll() {
 }
 
 int Daemon::on_poll(sd_event_source*, std::uint64_t, void* userdata) {
-  auto* self = static_cast<Daemon*>(userdata);
-  PolicyEngine::Outcome outcome = self->engine_->poll_file(self->options_.config);
-  if (outcome.applied && outcome.reason != "unchanged")
-    notify("STATUS=" + self->engine_->status());
-  self->arm_poll();
+  // Dropped while another apply runs; its end re-arms the timer.
+  static_cast<Daemon*>(userdata)->runner_->request(ApplyRunner::Kind::poll);
   return 0;
 }
 

@@ -152,7 +152,12 @@ int reload(const std::string& runtime_dir, bool json) {
               << ::geteuid() << ")\n";
     return 1;
   }
-  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), d::control::Command::reload);
+  // The daemon answers once the reload is over: it may first finish a
+  // central fetch under way, then fetch again (each at most the source's
+  // timeout, at most 600 s), so wait that long, not the usual 10 s.
+  constexpr std::chrono::milliseconds kReloadTimeout = std::chrono::seconds{2 * 600 + 60};
+  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), d::control::Command::reload,
+                              nlohmann::json::object(), kReloadTimeout);
   if (!reply) {
     std::cerr << "netpolicyctl: " << reply.error().describe() << '\n';
     return 1;

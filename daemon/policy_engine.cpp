@@ -8,7 +8,7 @@
 #include <iostream>
 #include <new>
 
-#include "daemon/central_cache.h"
+#include "daemon/central_http.h"
 #include "daemon/policy_source.h"
 #include "policy/policy_digest.h"
 #include "policy/policy_set.h"
@@ -165,10 +165,60 @@ std::optional<PolicyEngine::Resolved> PolicyEngine::from_cache(policy::Policy lo
   return Resolved{std::get<policy::Policy>(std::move(merged)), "cache"};
 }
 
-std::optional<PolicyEngine::Resolved> PolicyEngine::resolve_central(policy::Policy local) {
-  const policy::CentralSource source = *local.central;
+Validators PolicyEngine::validators_for(const policy::CentralSource& source) {
+  if (!memo_.body.empty() && memo_.url == source.url) return {memo_.etag, memo_.last_modified};
+  memo_ = FetchMemo{};  // nothing in memory, or from another URL
+  // After a restart (or a broken central policy): the validators stored
+  // with the cache, when they describe the cache copy as it verifies now.
+  // Anything else is an unconditional GET, so a 304 is never taken for a
+  // copy we do not hold.
+  std::optional<CacheValidators> stored = read_central_validators(sources_.state_dir);
+  if (!stored || stored->url != source.url) return {};
+  Validators validators{stored->etag, stored->last_modified};
+  if (conditional_headers(validators).empty()) return {};
+  CacheRead read = read_central_cache(sources_.state_dir);
+  auto* cached = std::get_if<CachedPolicy>(&read);
+  if (cached == nullptr || cached->sha256 != stored->cache_sha256) return {};
+  memo_ = FetchMemo{std::move(cached->text), stored->etag, stored->last_modified, source.url};
+  return validators;
+}
+
+void PolicyEngine::keep_cached(const std::string& body) {
+  const std::string digest = policy::sha256_hex(body);
+  // Read back rather than trusted from memory: a cache damaged while we
+  // run is repaired by the next fetch or 304, not found only on the day
+  // the source is unreachable.
+  CacheRead read = read_central_cache(sources_.state_dir);
+  const auto* cached = std::get_if<CachedPolicy>(&read);
+  if (cached == nullptr || cached->sha256 != digest) {
+    if (const auto* bad = std::get_if<CacheCorrupt>(&read))
+      diagnostics_ << "netpolicyd: replacing the damaged central policy cache: " << bad->reason
+                   << '\n';
+    if (Status s = write_central_cache(sources_.state_dir, body); !s) {
+      diagnostics_ << "netpolicyd: " << s.error().describe() << '\n';
+      diagnostics_.flush();
+      return;
+    }
+  }
+  if (memo_.url.empty()) return;  // a path source: nothing to revalidate
+  // Written after the cache it names: a crash between the two leaves
+  // validators naming another copy, i.e. an unconditional GET.
+  const CacheValidators validators{memo_.url, digest, memo_.etag, memo_.last_modified};
+  if (read_central_validators(sources_.state_dir) == validators) return;
+  if (Status s = write_central_validators(sources_.state_dir, validators); !s)
+    diagnostics_ << "netpolicyd: " << s.error().describe() << '\n';
+  diagnostics_.flush();
+}
+
+std::optional<PolicyEngine::Resolved> PolicyEngine::resolve_central(
+    policy::Policy local, const policy::CentralSource& source, FetchResult fetched) {
   const std::string label = central_label(source);
-  FetchResult fetched = fetch_central(source, memo_, policy::Limits{}.max_file_bytes);
+  if (fetched.kind == FetchResult::Kind::not_modified &&
+      (memo_.body.empty() || memo_.url != source.url)) {
+    // Cannot happen when the request carried validators_for(source); never
+    // take a 304 for a copy we do not hold.
+    fetched = fetch_unreachable(label, "HTTP status 304 for an unconditional request");
+  }
   if (fetched.kind == FetchResult::Kind::unreachable) {
     const std::string action =
         "using the cached central policy " + central_cache_path(sources_.state_dir);
@@ -183,7 +233,7 @@ std::optional<PolicyEngine::Resolved> PolicyEngine::resolve_central(policy::Poli
   }
   if (fetched.kind == FetchResult::Kind::fetched) {
     memo_ = FetchMemo{std::move(fetched.body), std::move(fetched.etag),
-                      std::move(fetched.last_modified)};
+                      std::move(fetched.last_modified), source.url};
   }
   policy::LoadResult central =
       policy::load_policy_text(memo_.body, label, policy::PolicyRole::central);
@@ -195,7 +245,8 @@ std::optional<PolicyEngine::Resolved> PolicyEngine::resolve_central(policy::Poli
   }
   if (errors != nullptr) {
     // Never replaces the policy in force; forget the body, so the next
-    // poll fetches it in full rather than a 304 for a broken policy.
+    // poll fetches it in full rather than a 304 for a broken policy (or
+    // revalidates the cached good copy).
     report_load_failure(local.path, {errors, 0, Event::central_policy_failed, "central", label});
     memo_ = FetchMemo{};
     if (current_) return std::nullopt;
@@ -203,35 +254,55 @@ std::optional<PolicyEngine::Resolved> PolicyEngine::resolve_central(policy::Poli
     // than nothing.
     return from_cache(std::move(local), "central policy invalid");
   }
-  const std::string digest = policy::sha256_hex(memo_.body);
-  if (digest != cached_sha256_) {
-    if (Status s = write_central_cache(sources_.state_dir, memo_.body); !s) {
-      diagnostics_ << "netpolicyd: " << s.error().describe() << '\n';
-      diagnostics_.flush();
-    } else {
-      cached_sha256_ = digest;
-    }
-  }
+  keep_cached(memo_.body);
   return Resolved{std::get<policy::Policy>(std::move(merged)), "central"};
 }
 
 PolicyEngine::Outcome PolicyEngine::apply(const std::string& path, bool poll) {
+  auto begun = begin_file(path, poll);
+  if (auto* done = std::get_if<Outcome>(&begun)) return std::move(*done);
+  auto& pending = std::get<PendingApply>(begun);
+  FetchResult fetched =
+      url_fetcher_ ? url_fetcher_(pending.source, pending.validators)
+                   : fetch_unreachable(pending.source.url,
+                                       "no HTTP client here (netpolicyd fetches in its loop)");
+  return finish_file(std::move(pending), std::move(fetched));
+}
+
+std::variant<PolicyEngine::Outcome, PolicyEngine::PendingApply> PolicyEngine::begin_file(
+    const std::string& path, bool poll) {
   // 1. Load and validate: the local files, then the central policy.
   policy::LocalLoadOptions load_options;
   load_options.strict_modes = sources_.strict_modes;
-  policy::LoadResult local = policy::load_local_policy(path, load_options);
-  if (auto* errors = std::get_if<std::vector<policy::Diagnostic>>(&local)) {
+  policy::LoadResult loaded = policy::load_local_policy(path, load_options);
+  if (auto* errors = std::get_if<std::vector<policy::Diagnostic>>(&loaded)) {
     int error_code = 0;
     if (errors->size() == 1 && errors->front().message.rfind("cannot read policy: ", 0) == 0)
       error_code = errno_from_text(errors->front().message);
     return report_load_failure(path, {errors, error_code, Event::policy_failed, "local", path});
   }
-  Resolved resolved{std::get<policy::Policy>(std::move(local)), "local"};
-  if (resolved.policy.central) {
-    auto r = resolve_central(std::move(resolved.policy));
-    if (!r) return {false, "central policy not applied; " + action_kept()};
-    resolved = std::move(*r);
+  policy::Policy local = std::get<policy::Policy>(std::move(loaded));
+  if (!local.central) return complete(path, poll, Resolved{std::move(local), "local"});
+  policy::CentralSource source = *local.central;
+  if (source.url.empty()) {
+    // A local file: read now.
+    FetchResult fetched = read_central_file(source.path, policy::Limits{}.max_file_bytes);
+    return finish_file(PendingApply{path, poll, std::move(local), std::move(source), {}},
+                       std::move(fetched));
   }
+  Validators validators = validators_for(source);
+  return PendingApply{path, poll, std::move(local), std::move(source), std::move(validators)};
+}
+
+PolicyEngine::Outcome PolicyEngine::finish_file(PendingApply pending, FetchResult fetched) {
+  auto resolved =
+      resolve_central(std::move(pending.local), pending.source, std::move(fetched));
+  if (!resolved) return {false, "central policy not applied; " + action_kept()};
+  return complete(pending.path, pending.poll, std::move(*resolved));
+}
+
+PolicyEngine::Outcome PolicyEngine::complete(const std::string& path, bool poll,
+                                             Resolved resolved) {
   policy::Policy& policy = resolved.policy;
   const std::string& source = resolved.source;
 

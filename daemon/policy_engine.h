@@ -7,11 +7,13 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "base/error.h"
 #include "base/interface_view.h"
 #include "daemon/audit.h"
+#include "daemon/central_cache.h"
 #include "daemon/central_fetch.h"
 #include "filter/model.h"
 #include "filter/ruleset_applier.h"
@@ -66,12 +68,35 @@ class PolicyEngine {
   //
   // The policy is the main file PATH, its drop-ins and, when the main file
   // names sources.central, the central policy (fetched now; its cached copy
-  // when it cannot be reached): events 5456-5459, 5466.
+  // when it cannot be reached): events 5456-5459, 5466. A `url` source is
+  // fetched with the fetcher given to set_url_fetcher (tests); the daemon
+  // uses begin_file / finish_file instead, so its loop never waits.
   Outcome apply_file(const std::string& path);
   // The same on the central source's polling timer: when nothing changed
   // (same digest, same source) it audits policy-unchanged (5463) and leaves
   // the kernel alone.
   Outcome poll_file(const std::string& path);
+
+  // apply_file / poll_file in two steps around an HTTP fetch that runs
+  // elsewhere. begin_file loads the local files; when they name a `url`
+  // source it returns what to GET (PendingApply), else it finishes at once
+  // (a `path` source is a local read) and returns the Outcome.
+  // finish_file takes the fetch's result and does the rest exactly as
+  // apply_file would have. Between the two the engine is unchanged: the
+  // policy in force, current(), stays as it was.
+  struct PendingApply {
+    std::string path;
+    bool poll = false;
+    policy::Policy local;          // the local files as loaded by begin_file
+    policy::CentralSource source;  // local.central: what to GET
+    Validators validators;         // empty: an unconditional GET
+  };
+  std::variant<Outcome, PendingApply> begin_file(const std::string& path, bool poll);
+  Outcome finish_file(PendingApply pending, FetchResult fetched);
+
+  using UrlFetcher =
+      std::function<FetchResult(const policy::CentralSource&, const Validators&)>;
+  void set_url_fetcher(UrlFetcher fetcher) { url_fetcher_ = std::move(fetcher); }
 
   void set_sources(SourceOptions options) { sources_ = std::move(options); }
   // The XFRM policies of protect rules go through `xfrm` (not owned; may
@@ -97,8 +122,19 @@ class PolicyEngine {
     policy::Policy policy;
     std::string source;
   };
-  std::optional<Resolved> resolve_central(policy::Policy local);
+  std::optional<Resolved> resolve_central(policy::Policy local,
+                                          const policy::CentralSource& source,
+                                          FetchResult fetched);
   std::optional<Resolved> from_cache(policy::Policy local, const std::string& why);
+  // Steps 2-4 (interfaces, compile, apply) and the outcome's event.
+  Outcome complete(const std::string& path, bool poll, Resolved resolved);
+  // The validators for the next GET of `source`: those of the body in
+  // memory, or after a restart those stored with a cache copy that still
+  // verifies (which then becomes the body in memory).
+  Validators validators_for(const policy::CentralSource& source);
+  // Makes the cache file hold `body` (verified by reading it back when it
+  // was not written by us just now), and stores its validators.
+  void keep_cached(const std::string& body);
 
   // XFRM, then nft; on failure both are as before (as far as the kernel lets).
   Status apply_state(const filter::DesiredState& state);
@@ -110,8 +146,8 @@ class PolicyEngine {
   std::ostream& diagnostics_;
   std::optional<AppliedPolicy> current_;
   SourceOptions sources_;
-  FetchMemo memo_;  // the last central fetch, for conditional GETs
-  std::string cached_sha256_;  // digest of the cache file last written
+  UrlFetcher url_fetcher_;
+  FetchMemo memo_;  // the last good central fetch, for conditional GETs
 };
 
 // REASON for a list of diagnostics: "a; b; c", at most `cap` bytes, ending
