@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/ip_prefix.h"
+#include "filter/xfrm_sa.h"
 
 namespace netpolicy::policy {
 
@@ -126,15 +127,39 @@ enum class IpsecMode : std::uint8_t { transport, tunnel };
 enum class IpsecLevel : std::uint8_t { require, request };
 enum class Keying : std::uint8_t { ike, manual };
 
+// One direction's SA of a `keying: manual` profile.
+struct ManualSa {
+  std::uint32_t spi = 0;          // 0x100-0xffffffff
+  std::string key_file;           // absolute path; hex key
+  Location key_file_where;        // where key_file is named (its value)
+  std::string auth_key_file;      // cbc(aes)+hmac(sha256) only: the HMAC key
+  Location auth_key_file_where;
+  // Read from the files by the loader; wiped when the policy is destroyed.
+  filter::XfrmKey key;
+  filter::XfrmKey auth_key;
+};
+
+// `manual:` of a profile: static SAs between its local and remote
+// addresses, one each way.
+struct ManualKeying {
+  filter::XfrmSaAlgorithm algorithm = filter::XfrmSaAlgorithm::aes_gcm;
+  ManualSa out;  // local -> remote
+  ManualSa in;   // remote -> local
+  Location where;
+};
+
 struct IpsecProfile {
   std::string name;
   IpsecMode mode = IpsecMode::transport;
-  std::optional<IpPrefix> local;   // tunnel endpoints (tunnel mode only)
+  // Tunnel endpoints (tunnel mode), or with keying manual in transport
+  // mode the two hosts the SAs join.
+  std::optional<IpPrefix> local;
   std::optional<IpPrefix> remote;
   std::uint8_t protocol = proto::esp;  // esp | ah
   IpsecLevel level = IpsecLevel::require;
   std::uint32_t reqid = 0;
   Keying keying = Keying::ike;
+  std::optional<ManualKeying> manual;  // set exactly when keying is manual
   Location where;
 };
 

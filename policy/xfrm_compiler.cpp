@@ -94,6 +94,24 @@ filter::XfrmTemplate make_template(const IpsecProfile& profile, filter::XfrmDir 
   return t;
 }
 
+filter::XfrmSa make_sa(const IpsecProfile& profile, bool outbound) {
+  const ManualKeying& m = *profile.manual;
+  const ManualSa& side = outbound ? m.out : m.in;
+  filter::XfrmSa sa;
+  sa.src = outbound ? *profile.local : *profile.remote;
+  sa.dst = outbound ? *profile.remote : *profile.local;
+  sa.spi = side.spi;
+  sa.proto = profile.protocol;
+  sa.tunnel = profile.mode == IpsecMode::tunnel;
+  sa.reqid = profile.reqid;
+  sa.algorithm = m.algorithm;
+  sa.key = side.key;
+  sa.auth_key = side.auth_key;
+  sa.profile = profile.name;
+  sa.outbound = outbound;
+  return sa;
+}
+
 }  // namespace
 
 filter::XfrmBand xfrm_band(const Settings& settings) {
@@ -115,6 +133,13 @@ std::uint64_t protect_policy_count(const Policy& policy, const Rule& rule) {
 filter::XfrmState compile_xfrm(const Policy& policy) {
   filter::XfrmState state;
   state.band = xfrm_band(policy.settings);
+  // Manual profiles' SAs, whether or not a rule uses them yet: they are
+  // the profile's, and a rule added later finds them in place.
+  for (const auto& profile : policy.ipsec) {
+    if (!profile.manual || !profile.local || !profile.remote) continue;
+    state.sas.push_back(make_sa(profile, true));
+    state.sas.push_back(make_sa(profile, false));
+  }
   // (dir, selector) already taken by an earlier rule: the kernel keeps one.
   std::set<std::pair<filter::XfrmDir, filter::XfrmSelector>> taken;
 

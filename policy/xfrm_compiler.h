@@ -17,6 +17,11 @@
 // so the first matching rule wins as in nft. Two rules with the same
 // selector and direction yield one policy, the first rule's (the kernel
 // keeps one per selector and direction).
+//
+// Each `keying: manual` profile adds two SAs (XfrmState::sas), keys
+// included: out from its local to its remote address with manual.out's
+// SPI and key, in from remote to local with manual.in's; mode, reqid and
+// protocol are the profile's, so its policies' templates find them.
 #include <cstdint>
 
 #include "filter/xfrm_model.h"

@@ -1,15 +1,18 @@
+#include <cstdio>
 #include <limits>
+#include <map>
 #include <unordered_map>
 
 #include "base/ip_prefix.h"
+#include "policy/yaml_ipsec_manual.h"
 #include "policy/yaml_sections.h"
 
 namespace netpolicy::policy::yaml {
 
 namespace {
-constexpr std::string_view kKeys[] = {"name",     "mode",  "local", "remote",
-                                      "protocol", "level", "reqid", "keying"};
-enum : std::size_t { kName, kMode, kLocal, kRemote, kProtocol, kLevel, kReqid, kKeying };
+constexpr std::string_view kKeys[] = {"name",  "mode",  "local",  "remote", "protocol",
+                                      "level", "reqid", "keying", "manual"};
+enum : std::size_t { kName, kMode, kLocal, kRemote, kProtocol, kLevel, kReqid, kKeying, kManual };
 
 constexpr Choice<IpsecMode> kModes[] = {{"transport", IpsecMode::transport},
                                         {"tunnel", IpsecMode::tunnel}};
@@ -17,6 +20,12 @@ constexpr Choice<std::uint8_t> kProtocols[] = {{"esp", proto::esp}, {"ah", proto
 constexpr Choice<IpsecLevel> kLevels[] = {{"require", IpsecLevel::require},
                                           {"request", IpsecLevel::request}};
 constexpr Choice<Keying> kKeyings[] = {{"ike", Keying::ike}, {"manual", Keying::manual}};
+
+std::string filter_spi(std::uint32_t spi) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", spi);
+  return buf;
+}
 
 const char* family_name(Family f) {
   return f == Family::ipv4 ? "IPv4" : "IPv6";
@@ -42,13 +51,15 @@ std::optional<IpPrefix> read_endpoint(Reader& r, const Field& f, const KeyPath& 
 struct Seen {
   std::unordered_map<std::string, Pos> names;
   std::unordered_map<std::uint32_t, std::pair<std::string, Pos>> reqids;
+  // (destination, spi) of manual SAs: the kernel keeps one SA per pair.
+  std::map<std::pair<IpPrefix, std::uint32_t>, std::string> spis;
 };
 
 void read_endpoints(Reader& r, const std::vector<Field>& fields, const KeyPath& path,
-                    IpsecMode mode, IpsecProfile& profile) {
+                    IpsecMode mode, bool manual, IpsecProfile& profile) {
   const Field& local = fields[kLocal];
   const Field& remote = fields[kRemote];
-  if (mode == IpsecMode::transport) {
+  if (mode == IpsecMode::transport && !manual) {
     // Transport mode protects traffic between the two hosts themselves:
     // the endpoints are the packet's own addresses.
     for (std::size_t i : {kLocal, kRemote})
@@ -63,7 +74,13 @@ void read_endpoints(Reader& r, const std::vector<Field>& fields, const KeyPath& 
                                     ? "'local' and 'remote' endpoint addresses"
                                 : !local.present ? "a 'local' endpoint address"
                                                  : "a 'remote' endpoint address";
-    r.diags.error(fields[kMode].value_at, path.child("mode"), "tunnel mode needs " + missing);
+    if (mode == IpsecMode::tunnel)
+      r.diags.error(fields[kMode].value_at, path.child("mode"), "tunnel mode needs " + missing);
+    else
+      r.diags.error(fields[kKeying].value_at, path.child("keying"),
+                    "manual keying needs " + missing +
+                        " (in transport mode: this host's address and the peer's, the two ends "
+                        "of the SAs)");
   }
   if (local.present) profile.local = read_endpoint(r, local, path.child("local"));
   if (remote.present) profile.remote = read_endpoint(r, remote, path.child("remote"));
@@ -73,6 +90,24 @@ void read_endpoints(Reader& r, const std::vector<Field>& fields, const KeyPath& 
                       family_name(profile.remote->family) + " but local " +
                       quote(profile.local->to_string()) + " is " +
                       family_name(profile.local->family));
+}
+
+// Two manual SAs with the same destination and SPI would be one SA to the
+// kernel.
+void check_spis(Reader& r, const Field& m, const KeyPath& path, const IpsecProfile& profile,
+                Seen& seen) {
+  if (!profile.manual || !profile.local || !profile.remote) return;
+  const std::pair<const char*, std::pair<IpPrefix, std::uint32_t>> sas[] = {
+      {"out", {*profile.remote, profile.manual->out.spi}},
+      {"in", {*profile.local, profile.manual->in.spi}}};
+  for (const auto& [dir, key] : sas) {
+    if (key.second == 0) continue;
+    auto [it, added] = seen.spis.emplace(key, profile.name);
+    if (!added)
+      r.diags.error(m.value_at, path.child(dir),
+                    std::string{"spi "} + filter_spi(key.second) + " to " + key.first.to_string() +
+                        " is already used by profile " + quote(it->second));
+  }
 }
 
 void read_profile(Reader& r, const Node& node, const KeyPath& path, Seen& seen,
@@ -93,16 +128,27 @@ void read_profile(Reader& r, const Node& node, const KeyPath& path, Seen& seen,
       profile.name = std::move(*name);
     }
   }
+  // Keying first: a manual profile takes endpoints in transport mode too.
+  std::optional<Keying> keying = Keying::ike;
+  if (const Field& f = fields[kKeying]; f.present) {
+    keying = read_choice(r, *f.value, f.value_at, path.child("keying"), kKeyings);
+    if (keying) profile.keying = *keying;
+  }
+  const bool manual = keying == Keying::manual;
   std::optional<IpsecMode> mode = IpsecMode::transport;
   if (const Field& f = fields[kMode]; f.present)
     mode = read_choice(r, *f.value, f.value_at, path.child("mode"), kModes);
   if (mode) {
     profile.mode = *mode;
-    read_endpoints(r, fields, path, *mode, profile);
+    if (keying) read_endpoints(r, fields, path, *mode, manual, profile);
   }
   if (const Field& f = fields[kProtocol]; f.present) {
-    if (auto p = read_choice(r, *f.value, f.value_at, path.child("protocol"), kProtocols))
+    if (auto p = read_choice(r, *f.value, f.value_at, path.child("protocol"), kProtocols)) {
       profile.protocol = *p;
+      if (manual && *p != proto::esp)
+        r.diags.error(f.value_at, path.child("protocol"),
+                      "manual keying supports protocol esp only");
+    }
   }
   if (const Field& f = fields[kLevel]; f.present) {
     if (auto l = read_choice(r, *f.value, f.value_at, path.child("level"), kLevels))
@@ -121,14 +167,17 @@ void read_profile(Reader& r, const Node& node, const KeyPath& path, Seen& seen,
                           quote(it->second.first) + " at " + it->second.second.str());
     }
   }
-  if (const Field& f = fields[kKeying]; f.present) {
-    if (auto k = read_choice(r, *f.value, f.value_at, path.child("keying"), kKeyings)) {
-      // Static SAs need key material (a later schema addition); until then
-      // accepting `manual` would mean a profile nothing can ever satisfy.
-      if (*k == Keying::manual)
-        r.diags.error(f.value_at, path.child("keying"), "manual is not supported by this version");
-      profile.keying = *k;
-    }
+  const Field& m = fields[kManual];
+  if (manual && !m.present) {
+    r.diags.error(fields[kKeying].value_at, path.child("keying"),
+                  "keying manual needs a 'manual' mapping with the SAs (algorithm, out: {spi, "
+                  "key_file}, in: {spi, key_file})");
+  } else if (m.present && keying && !manual) {
+    r.diags.error(m.key_at, path.child("manual"),
+                  "'manual' SAs are only for profiles with 'keying: manual'");
+  } else if (m.present && manual) {
+    read_manual(r, m, path.child("manual"), profile);
+    check_spis(r, m, path.child("manual"), profile, seen);
   }
   out.push_back(std::move(profile));
 }

@@ -1,9 +1,11 @@
 #include "policy/xfrm_compiler.h"
+#include "policy/yaml_ipsec_manual.h"
 #include "policy/yaml_settings_ipsec.h"
 
 namespace netpolicy::policy::yaml {
 
 void check_protect_expansion(Reader& r, const Policy& policy) {
+  check_manual_rules(r, policy);
   const std::uint64_t cap = policy.settings.max_protect_selectors;
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < policy.rules.size(); ++i) {

@@ -24,7 +24,9 @@ namespace netpolicy::policy::yaml {
 
 // Refuses, at the first protect rule that crosses it, a policy whose
 // protect rules expand to more XFRM policies than
-// settings.max_protect_selectors (see xfrm_compiler.h for the expansion).
+// settings.max_protect_selectors (see xfrm_compiler.h for the expansion);
+// and protect rules whose peer does not fit their manual profile
+// (yaml_ipsec_manual.h).
 void check_protect_expansion(Reader& r, const Policy& policy);
 
 }  // namespace netpolicy::policy::yaml

@@ -723,7 +723,8 @@ TEST(LoaderIpsec, Reqid) {
   EXPECT_TRUE(has_error(errors, 7, 5, "ipsec[4]: missing required key 'reqid'"));
 }
 
-TEST(LoaderIpsec, ManualKeyingIsNotSupportedYet) {
+// More in ipsec_manual_test.cpp.
+TEST(LoaderIpsec, ManualKeyingNeedsEndpointsAndTheSas) {
   auto errors = errors_of(
       "version: 1\n"
       "ipsec:\n"
@@ -731,9 +732,14 @@ TEST(LoaderIpsec, ManualKeyingIsNotSupportedYet) {
       "    reqid: 1\n"
       "    keying: manual\n"
       "    manual: {key_file: /etc/k}\n");
-  ASSERT_EQ(errors.size(), 2u) << dump(errors);
-  EXPECT_TRUE(has_error(errors, 5, 13, "ipsec[0].keying: manual is not supported by this version"));
-  EXPECT_TRUE(has_error(errors, 6, 5, "ipsec[0]: unknown key 'manual'"));
+  ASSERT_EQ(errors.size(), 5u) << dump(errors);
+  EXPECT_TRUE(has_error(errors, 5, 13,
+                        "ipsec[0].keying: manual keying needs 'local' and 'remote' endpoint "
+                        "addresses (in transport mode: this host's address and the peer's"));
+  EXPECT_TRUE(has_error(errors, 6, 13, "ipsec[0].manual: missing required key 'algorithm'"));
+  EXPECT_TRUE(has_error(errors, 6, 13, "ipsec[0].manual: missing required key 'out'"));
+  EXPECT_TRUE(has_error(errors, 6, 13, "ipsec[0].manual: missing required key 'in'"));
+  EXPECT_TRUE(has_error(errors, 6, 14, "ipsec[0].manual: unknown key 'key_file'"));
 }
 
 TEST(LoaderIpsec, ChoicesAndDuplicateNames) {
