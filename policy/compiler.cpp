@@ -2,7 +2,9 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <map>
+#include <variant>
 
 #include "policy/address_sets.h"
 #include "policy/base_chains.h"
@@ -32,6 +34,62 @@ std::vector<filter::VerdictMap> zone_maps(const Policy& policy, const InterfaceV
   }
   return maps;
 }
+
+// A rule's own set with the same elements as a group's or an earlier
+// rule's is replaced by that one. The kernel finds a set by walking the
+// table's list of sets, once per rule that refers to one and once per set
+// added, so fewer sets make the whole table load faster (gen_policy.py's
+// shape: a quarter of the rules' sets are such twins). Sets that follow the
+// interfaces are never shared: equal today, they may differ after the next
+// address change, which must only change elements.
+class SharedSets {
+ public:
+  explicit SharedSets(const std::vector<filter::Set>& static_sets) {
+    for (const auto& set : static_sets) by_elements_.try_emplace(elements_key(set), set.name);
+  }
+
+  // Appends `rule`'s new sets to `sets` and points its rules at the
+  // existing twins of the others.
+  void add_rule_sets(CompiledRule& rule, std::vector<filter::Set>& sets) {
+    std::map<std::string, std::string> renamed;
+    for (auto& set : rule.sets) {
+      const bool live = std::find(rule.live_sets.begin(), rule.live_sets.end(), set.name) !=
+                        rule.live_sets.end();
+      if (!live) {
+        auto [it, added] = by_elements_.try_emplace(elements_key(set), set.name);
+        if (!added) {
+          renamed[set.name] = it->second;
+          continue;
+        }
+      }
+      sets.push_back(std::move(set));
+    }
+    if (renamed.empty()) return;
+    for (auto& nft_rule : rule.rules)
+      for (auto& match : nft_rule.matches) std::visit([&](auto& m) { rename(m, renamed); }, match);
+  }
+
+ private:
+  // The set's type and elements as one string: intervals are sorted and
+  // their keys have the type's fixed size, so equal strings = equal sets.
+  static std::string elements_key(const filter::Set& set) {
+    std::string key(1, static_cast<char>(set.type));
+    for (const auto& interval : set.elements) {
+      key.append(interval.first.begin(), interval.first.end());
+      key.append(interval.last.begin(), interval.last.end());
+    }
+    return key;
+  }
+  static void rename(filter::MatchAddressSet& m, const std::map<std::string, std::string>& to) {
+    if (auto it = to.find(m.set); it != to.end()) m.set = it->second;
+  }
+  static void rename(filter::MatchPortSet& m, const std::map<std::string, std::string>& to) {
+    if (auto it = to.find(m.set); it != to.end()) m.set = it->second;
+  }
+  static void rename(auto&, const std::map<std::string, std::string>&) {}
+
+  std::map<std::string, std::string> by_elements_;  // elements_key -> set name
+};
 
 }  // namespace
 
@@ -66,10 +124,10 @@ filter::DesiredState compile(const Policy& policy, const InterfaceView& view) {
 
   std::vector<CompiledRule> compiled;
   compiled.reserve(policy.rules.size());
+  SharedSets shared(table.sets);
   for (const auto& rule : policy.rules) {
     compiled.push_back(compile_rule(policy, rule, host));
-    const auto& sets = compiled.back().sets;
-    table.sets.insert(table.sets.end(), sets.begin(), sets.end());
+    shared.add_rule_sets(compiled.back(), table.sets);
   }
 
   table.maps = zone_maps(policy, view);

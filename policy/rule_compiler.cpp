@@ -27,6 +27,7 @@ struct Side {
   // and the union of its entries for it.
   std::array<bool, 2> own{};
   std::array<std::vector<IpPrefix>, 2> own_prefixes;
+  bool follows_interfaces = false;  // holds addresses of `me` or `zone:NAME`
 };
 
 bool has_family(const std::vector<IpPrefix>& prefixes, Family family) {
@@ -79,6 +80,7 @@ Side resolve_side(const Policy& policy, const Rule& rule, const std::vector<Addr
       all.push_back(ref.prefix);
     }
   }
+  side.follows_interfaces = follows_interfaces;
   for (Family family : kFamilies) {
     // With a keyword, the set exists even while no interface has an
     // address of this family: the rule stays, matching nothing until one does.
@@ -198,9 +200,11 @@ CompiledRule compile_rule(const Policy& policy, const Rule& rule, const HostAddr
     // Own sets only for the families the rule uses: src4, src6, dst4, dst6.
     for (const Side* side : {&from, &to}) {
       for (Family family : *families) {
-        if (side->own[index(family)])
+        if (side->own[index(family)]) {
           compiled.sets.push_back(
               address_set(*side->set[index(family)], family, side->own_prefixes[index(family)]));
+          if (side->follows_interfaces) compiled.live_sets.push_back(compiled.sets.back().name);
+        }
       }
     }
   }

@@ -14,6 +14,9 @@ namespace netpolicy::policy {
 struct CompiledRule {
   std::vector<filter::Rule> rules;  // in evaluation order
   std::vector<filter::Set> sets;    // r_<rule>_{src4,src6,dst4,dst6,ports}
+  // Sets whose elements follow the interfaces (a keyword mixed with other
+  // entries): never shared with another set that happens to be equal now.
+  std::vector<std::string> live_sets;
 };
 
 // Names of the sets of an address group, one per family.

@@ -172,6 +172,43 @@ TEST(CompilerGolden, AddressGroupsLiteralsAndMerging) {
   expect_golden("compiler_addresses.nft", render(p, interfaces({"eth0"})));
 }
 
+// Rules whose own sets would hold the same elements share one set (the
+// first such set, or a group's); sets that follow interfaces never do.
+TEST(CompilerSets, EqualOwnSetsAreSharedButNotThoseThatFollowInterfaces) {
+  Policy p = PolicyBuilder{}
+                 .zone("lan", {"eth0"})
+                 .group("web", {"192.0.2.0/24"})
+                 .rule(allow("first").from({"10.1.0.0/16", "10.3.0.0/16"}))
+                 .rule(allow("twin").from({"10.3.0.0/16", "10.1.0.0/16"}))
+                 .rule(allow("like-group").from({"192.0.2.0/25", "192.0.2.128/25"}))
+                 .rule(allow("ports-a").protocol(proto::tcp).ports({"80", "443"}))
+                 .rule(allow("ports-b").protocol(proto::tcp).ports({"443", "80"}))
+                 .rule(allow("live").to({"me", "10.1.0.0/16"}))
+                 .rule(allow("live-twin").to({"me", "10.1.0.0/16"}))
+                 .build();
+  InterfaceView view;
+  view.interfaces = {interface("eth0", 2, {})};  // no address: "live" equals "first" now
+  const filter::Table table = compile(p, view).table;
+  const auto names = set_names(table);
+  auto has = [&](const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  EXPECT_TRUE(has("r_first_src4"));
+  EXPECT_FALSE(has("r_twin_src4"));
+  EXPECT_FALSE(has("r_like-group_src4"));
+  EXPECT_TRUE(has("r_ports-a_ports"));
+  EXPECT_FALSE(has("r_ports-b_ports"));
+  EXPECT_TRUE(has("r_live_dst4"));
+  EXPECT_TRUE(has("r_live-twin_dst4"));
+  const std::string text = filter::render_nft(compile(p, view));
+  EXPECT_NE(text.find("ip saddr @r_first_src4 counter accept comment \"twin\""), std::string::npos);
+  EXPECT_NE(text.find("ip saddr @g4_web counter accept comment \"like-group\""), std::string::npos);
+  EXPECT_NE(text.find("tcp dport @r_ports-a_ports counter accept comment \"ports-b\""),
+            std::string::npos);
+  EXPECT_NE(text.find("ip daddr @r_live-twin_dst4 counter accept comment \"live-twin\""),
+            std::string::npos);
+}
+
 TEST(CompilerGolden, ZonesAndInterfaceClassification) {
   Policy p =
       PolicyBuilder{}
