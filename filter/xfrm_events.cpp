@@ -5,6 +5,8 @@
 #include <linux/xfrm.h>
 #include <sys/socket.h>
 
+#include <string.h>  // explicit_bzero
+
 #include <cerrno>
 #include <cstring>
 
@@ -106,6 +108,8 @@ Result<std::vector<XfrmEvent>> XfrmEventSocket::read() {
         events.push_back(e);
       }
     }
+    // SA notifications carry the new SA's keys (manual ones included).
+    explicit_bzero(buf.data(), static_cast<std::size_t>(n));
   }
 }
 
