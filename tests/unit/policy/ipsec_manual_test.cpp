@@ -35,7 +35,7 @@ constexpr const char* kCbcIn = "ffeeddccbbaa99887766554433221100";
 constexpr const char* kAuthOut = "a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0";
 constexpr const char* kAuthIn = "c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0";
 
-class ManualKeying : public ::testing::Test {
+class ManualProfile : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
@@ -118,7 +118,7 @@ class ManualKeying : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(ManualKeying, GcmProfileLoadsItsKeysAndCompilesToTwoSas) {
+TEST_F(ManualProfile, GcmProfileLoadsItsKeysAndCompilesToTwoSas) {
   const Policy p = loaded(policy(gcm_manual()));
   ASSERT_EQ(p.ipsec.size(), 1u);
   const IpsecProfile& prof = p.ipsec[0];
@@ -148,7 +148,7 @@ TEST_F(ManualKeying, GcmProfileLoadsItsKeysAndCompilesToTwoSas) {
   expect_golden("compiler_manual_gcm.xfrm", filter::render_xfrm(state));
 }
 
-TEST_F(ManualKeying, CbcHmacTunnelProfileTakesAuthKeys) {
+TEST_F(ManualProfile, CbcHmacTunnelProfileTakesAuthKeys) {
   std::string text =
       "version: 1\n"
       "ipsec:\n"
@@ -180,7 +180,7 @@ TEST_F(ManualKeying, CbcHmacTunnelProfileTakesAuthKeys) {
 
 // The key bytes appear nowhere a policy is shown: the XFRM and nft
 // renderings (export, diff, the control socket's ruleset) and --check.
-TEST_F(ManualKeying, KeysAppearInNoRendering) {
+TEST_F(ManualProfile, KeysAppearInNoRendering) {
   const std::string text = policy(gcm_manual());
   const Policy p = loaded(text);
   const auto state = compile(p, InterfaceView{});
@@ -202,13 +202,13 @@ TEST_F(ManualKeying, KeysAppearInNoRendering) {
   }
 }
 
-TEST_F(ManualKeying, KeyingManualNeedsTheManualMap) {
+TEST_F(ManualProfile, KeyingManualNeedsTheManualMap) {
   std::string text = policy("{}");
   text.erase(text.find("    manual: {}\n"), 15);
   EXPECT_TRUE(only(errors(text), 10, 13, "ipsec[0].keying: keying manual needs a 'manual' mapping"));
 }
 
-TEST_F(ManualKeying, ManualMapNeedsKeyingManual) {
+TEST_F(ManualProfile, ManualMapNeedsKeyingManual) {
   std::string text = policy(gcm_manual());
   text.replace(text.find("keying: manual"), 14, "keying: ike");
   const auto e = errors(text);
@@ -222,13 +222,13 @@ TEST_F(ManualKeying, ManualMapNeedsKeyingManual) {
   EXPECT_TRUE(saw);
 }
 
-TEST_F(ManualKeying, TransportModeNeedsLocalAndRemote) {
+TEST_F(ManualProfile, TransportModeNeedsLocalAndRemote) {
   std::string text = policy(gcm_manual());
   text.erase(text.find("    local: 10.200.0.1\n"), 22);
   EXPECT_TRUE(only(errors(text), 9, 13, "ipsec[0].keying: manual keying needs a 'local' endpoint"));
 }
 
-TEST_F(ManualKeying, BadSpis) {
+TEST_F(ManualProfile, BadSpis) {
   const std::string k1 = key("a", kGcmOut), k2 = key("b", kGcmIn);
   auto with_spis = [&](const std::string& out, const std::string& in) {
     return policy("{algorithm: rfc4106(gcm(aes)), out: {spi: " + out + ", key_file: " + k1 +
@@ -246,7 +246,7 @@ TEST_F(ManualKeying, BadSpis) {
                    "ipsec[0].manual.in.spi: expected spi as an integer 0x100-0xffffffff"));
 }
 
-TEST_F(ManualKeying, BadAlgorithmHasAHint) {
+TEST_F(ManualProfile, BadAlgorithmHasAHint) {
   const std::string text = policy("{algorithm: rfc4106(gcm(aes)), out: {spi: 0x1001, key_file: " +
                                   key("a", kGcmOut) + "}, in: {spi: 0x1002, key_file: " +
                                   key("b", kGcmIn) + "}}");
@@ -258,7 +258,7 @@ TEST_F(ManualKeying, BadAlgorithmHasAHint) {
                    "'rfc4106(gcm(aes))'?"));
 }
 
-TEST_F(ManualKeying, KeyFileProblemsAreLocatedAtTheKeyFileValue) {
+TEST_F(ManualProfile, KeyFileProblemsAreLocatedAtTheKeyFileValue) {
   const std::string good_in = key("in.key", kGcmIn);
   auto with_out = [&](const std::string& out_file) {
     return policy("{algorithm: rfc4106(gcm(aes)), out: {spi: 0x1001, key_file: " + out_file +
@@ -292,7 +292,7 @@ TEST_F(ManualKeying, KeyFileProblemsAreLocatedAtTheKeyFileValue) {
   EXPECT_EQ(e[0].message.find("secret"), std::string::npos) << "contents quoted";
 }
 
-TEST_F(ManualKeying, CbcNeedsA32ByteAuthKeyAndGcmTakesNone) {
+TEST_F(ManualProfile, CbcNeedsA32ByteAuthKeyAndGcmTakesNone) {
   const std::string o = key("o", kCbcOut), i = key("i", kCbcIn);
   const std::string short_auth = key("sa", kCbcIn + std::string{"00"});
   std::string text = policy("{algorithm: cbc(aes)+hmac(sha256), out: {spi: 0x1001, key_file: " +
@@ -315,7 +315,7 @@ TEST_F(ManualKeying, CbcNeedsA32ByteAuthKeyAndGcmTakesNone) {
             std::string::npos);
 }
 
-TEST_F(ManualKeying, EachDirectionNeedsItsOwnKey) {
+TEST_F(ManualProfile, EachDirectionNeedsItsOwnKey) {
   const std::string k = key("same", kGcmOut);
   const std::string text = policy("{algorithm: rfc4106(gcm(aes)), out: {spi: 0x1001, key_file: " +
                                   k + "}, in: {spi: 0x1002, key_file: " + k + "}}");
@@ -324,13 +324,13 @@ TEST_F(ManualKeying, EachDirectionNeedsItsOwnKey) {
   EXPECT_NE(e[0].message.find("holds the same key as out's"), std::string::npos);
 }
 
-TEST_F(ManualKeying, OnlyEsp) {
+TEST_F(ManualProfile, OnlyEsp) {
   std::string text = policy(gcm_manual());
   text.replace(text.find("protocol: esp"), 13, "protocol: ah ");
   EXPECT_TRUE(only(errors(text), 8, 15, "manual keying supports protocol esp only"));
 }
 
-TEST_F(ManualKeying, TheRulesPeerMustBeTheProfilesRemoteHost) {
+TEST_F(ManualProfile, TheRulesPeerMustBeTheProfilesRemoteHost) {
   EXPECT_TRUE(only(errors(policy(gcm_manual(), "[10.200.0.0/24]")), 13, 5,
                    "rules[0]: rule 'db' uses manual profile 'db-link', whose SAs join this host "
                    "with 10.200.0.2 only: its 'to' must be that one address (10.200.0.2), not "
@@ -343,7 +343,7 @@ TEST_F(ManualKeying, TheRulesPeerMustBeTheProfilesRemoteHost) {
   EXPECT_EQ(compile_xfrm(loaded(text)).sas.size(), 2u);
 }
 
-TEST_F(ManualKeying, DuplicateSpisToOneHost) {
+TEST_F(ManualProfile, DuplicateSpisToOneHost) {
   std::string text = policy(gcm_manual());
   const std::string second =
       "  - {name: other, local: 10.200.0.1, remote: 10.200.0.2, reqid: 101, keying: manual,\n"
@@ -361,7 +361,7 @@ TEST_F(ManualKeying, DuplicateSpisToOneHost) {
 
 // ---- the key file reader itself ----------------------------------------
 
-TEST_F(ManualKeying, KeyFileOwnedByAnotherUserIsRefused) {
+TEST_F(ManualProfile, KeyFileOwnedByAnotherUserIsRefused) {
   const std::string path = key("owned.key", kGcmOut);
   uid_t allowed = ::geteuid();
   if (::geteuid() == 0) {
