@@ -7,6 +7,9 @@
 # policy was (reload). Also: `netpolicyd --check` refuses key files with
 # unsafe modes at their file:line:col, and neither --check nor
 # `netpolicyctl export` shows key bytes. (ESP itself: tests/vm jobs.)
+# Measured on 6.18 without ESP: an rfc4106(gcm(aes)) SA is refused with
+# ENOSYS ("Requested AEAD algorithm not found"), cbc(aes)+hmac(sha256) with
+# EPROTONOSUPPORT ("Requested type not found").
 source "$(dirname "$0")/lib.sh"
 
 new_netns host; HOST=$REPLY
