@@ -1,6 +1,6 @@
 #!/bin/bash
-# Proves that the running kernel carries ESP end to end (meant for the UML
-# guest, see run-in-uml.sh; runs on any kernel with ESP and network
+# Proves that the running kernel carries ESP end to end (meant for the test
+# VM, see tests/vm/README.md; runs on any kernel with ESP and network
 # namespaces). Two namespaces joined by a veth pair get static transport-mode
 # SAs (rfc4106(gcm(aes)), 128-bit key + 32-bit salt, reqid 100) and policies
 # for IPv4 and IPv6. Then:
@@ -36,15 +36,15 @@ step() {
   echo "esp_probe: [$now] $*"
 }
 
-# Process start-up is slow in UML (a fork/exec costs tens to hundreds of ms,
-# more on a loaded host), so set-up goes through `ip -batch` and the waits
-# below use bash builtins.
+# Process start-up is slow in the emulated guest (a fork/exec costs hundreds
+# of ms, more on a loaded host), so set-up goes through `ip -batch` and the
+# waits below use bash builtins.
 exec {nap_fd}<> <(:)
 nap() { read -r -t "$1" -u "$nap_fd" _ || true; }
 
-# IPv6 is a module in Debian's UML kernel and nothing requests it before
-# `ip -6 addr` needs it. The rest (veth, xfrm_user, esp4/6, gcm) is left to
-# the kernel's on-demand loading, which exercises the modprobe helper.
+# IPv6 is a module in some kernels (Debian's UML kernel) and nothing requests
+# it before `ip -6 addr` needs it. The rest (veth, xfrm_user, esp4/6, gcm) is
+# left to the kernel's on-demand loading, which exercises the modprobe helper.
 if [[ ! -e /proc/net/if_inet6 ]]; then
   modprobe ipv6 || fail "cannot load ipv6"
 fi
@@ -125,15 +125,15 @@ xfrm_stat() {
   done < <(ip netns exec "$1" cat /proc/net/xfrm_stat)
 }
 
-if [[ -n ${NP_UML_GUEST:-} ]]; then
+if [[ -n ${NP_VM_GUEST:-} ]]; then
   declare -A loaded
   while read -r m _; do loaded[$m]=1; done </proc/modules
   for m in xfrm_user esp4 esp6; do
     [[ -n ${loaded[$m]:-} ]] || fail "module $m not loaded after adding SAs"
   done
   declare -A requested
-  while read -r line; do requested[${line#-q -- }]=1; done </run/np-uml/modprobe.log
-  step "modules the kernel asked modprobe.sh for: ${!requested[*]}"
+  while read -r line; do requested[${line#-q -- }]=1; done </run/np-vm/modprobe.log
+  step "names the kernel asked modprobe.sh for: ${!requested[*]}"
 fi
 
 declare -A before_a before_b
