@@ -17,11 +17,12 @@ struct CommandInfo {
 };
 
 // In the order of enum Command.
-constexpr std::array<CommandInfo, 4> kCommands{{
+constexpr std::array<CommandInfo, 5> kCommands{{
     {Command::status, "status", false},
     {Command::interfaces, "interfaces", false},
     {Command::reload, "reload", false},
     {Command::ruleset, "ruleset", false},
+    {Command::rules, "rules", false},
 }};
 
 const CommandInfo& info(Command command) {

@@ -36,6 +36,8 @@ enum class Command {
                // {"applied":bool,"reason":"...","status":"..."}
   ruleset,     // the nft text of the table the policy in force compiled to
                // {"ruleset":"...","sha256":"...","source":"..."} (for diff)
+  rules,       // each policy rule in force with its source, zones, action and
+               // the kernel's packet/byte counters (rules_report.h: rules_data)
 };
 
 // "status", "interfaces".

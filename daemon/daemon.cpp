@@ -23,11 +23,13 @@
 #include "daemon/daemon_status.h"
 #include "daemon/interface_loop.h"
 #include "daemon/policy_engine.h"
+#include "daemon/rules_report.h"
 #include "daemon/sa_missing.h"
 #include "filter/xfrm_backend.h"
 #include "daemon/sd_handles.h"
 #include "daemon/status_recorder.h"
 #include "filter/nft_backend.h"
+#include "filter/nft_readback.h"
 #include "filter/nft_text.h"
 
 namespace netpolicy::daemon {
@@ -111,6 +113,9 @@ class Daemon {
   SdEventSourcePtr poll_timer_;
   std::unique_ptr<filter::NftBackend> backend_;
   std::unique_ptr<filter::XfrmBackend> xfrm_;
+  // `rules` reads the table's counters over a short-lived socket of its
+  // own, never through backend_'s.
+  filter::NftReadback readback_;
   std::unique_ptr<SaMissingWatch> sa_watch_;
   // Before the engine, which applies through it.
   std::unique_ptr<InterfaceLoop> interfaces_;
@@ -193,6 +198,20 @@ Status Daemon::open_control() {
                      respond.reply({{"ruleset", filter::render_nft(now->state)},
                                     {"sha256", now->policy.sha256},
                                     {"source", now->source}});
+                   });
+  // Each rule in force with the kernel's counters; reads only, so anyone
+  // who may open the socket may ask.
+  control_->handle(control::Command::rules,
+                   [this](const control::Request&, const PeerCredentials&,
+                          const ControlServer::Responder& respond) {
+                     auto data =
+                         answer_rules(engine_ ? engine_->current() : nullptr, readback_);
+                     if (!data) {
+                       std::cerr << "netpolicyd: rules: " << data.error().describe() << std::endl;
+                       respond.fail({control::ErrorCode::internal_error, data.error().describe()});
+                       return;
+                     }
+                     respond.reply(std::move(data).value());
                    });
   // Changes the kernel's rules: root only (SO_PEERCRED). Answered with the
   // outcome, once the reload is over.

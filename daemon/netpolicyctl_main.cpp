@@ -1,7 +1,7 @@
 // netpolicyctl [--runtime-dir DIR] COMMAND [--json]
 // Commands that ask the daemon over RUNTIME_DIR/control.sock: `status`,
-// `interfaces`. Commands that need no running daemon: `check FILE`,
-// `export FILE`.
+// `interfaces`, `rules`, `diff FILE`, `reload`. Commands that need no
+// running daemon: `check FILE`, `export FILE`.
 // Exit status: 0 success, 1 failure (policy invalid, daemon not reached,
 // daemon's error reply), 2 usage error.
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@
 #include "daemon/control_client.h"
 #include "daemon/control_protocol.h"
 #include "daemon/policy_source.h"
+#include "daemon/rules_format.h"
 #include "daemon/ruleset_diff.h"
 #include "daemon/status_format.h"
 #include "filter/nft_text.h"
@@ -206,6 +207,10 @@ int main(int argc, char** argv) {
   auto* interfaces_cmd =
       app.add_subcommand("interfaces", "show each interface with its zone and state");
   interfaces_cmd->fallthrough();
+  auto* rules_cmd = app.add_subcommand(
+      "rules",
+      "show each rule in force with its source, zones, action and the kernel's counters");
+  rules_cmd->fallthrough();
   auto* diff_cmd = app.add_subcommand(
       "diff", "show what applying FILE would add, remove and change in netpolicyd's table");
   diff_cmd->add_option("FILE", file, "policy file")->required();
@@ -232,6 +237,8 @@ int main(int argc, char** argv) {
     if (interfaces_cmd->parsed())
       return ask_daemon(runtime_dir, Command::interfaces, json,
                         &netpolicy::daemon::format_interfaces);
+    if (rules_cmd->parsed())
+      return ask_daemon(runtime_dir, Command::rules, json, &netpolicy::daemon::format_rules);
   } catch (const std::exception& e) {
     std::cerr << "netpolicyctl: fatal: " << e.what() << std::endl;
     return 1;

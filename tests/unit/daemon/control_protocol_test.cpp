@@ -162,8 +162,11 @@ TEST(ControlProtocol, ErrorCodeNamesAreStable) {
 }
 
 TEST(ControlProtocol, CommandNamesRoundTrip) {
-  for (Command c : {Command::status, Command::interfaces})
+  for (Command c : {Command::status, Command::interfaces, Command::reload, Command::ruleset,
+                    Command::rules})
     EXPECT_EQ(command_from_name(command_name(c)), c);
+  EXPECT_EQ(command_name(Command::rules), "rules");
+  EXPECT_NE(command_list().find("rules"), std::string::npos) << command_list();
   EXPECT_EQ(command_from_name("nope"), std::nullopt);
 }
 
@@ -172,6 +175,26 @@ TEST(ControlProtocol, RequestEncodingParsesBack) {
   EXPECT_EQ(line, "{\"command\":\"interfaces\",\"version\":1}\n");
   line.pop_back();
   EXPECT_EQ(request_of(line).command, Command::interfaces);
+}
+
+// `rules` takes no arguments, like status; its reply carries the data
+// through parse_reply unchanged.
+TEST(ControlProtocol, RulesRoundTrip) {
+  std::string line = encode_request(Command::rules);
+  EXPECT_EQ(line, "{\"command\":\"rules\",\"version\":1}\n");
+  line.pop_back();
+  EXPECT_EQ(request_of(line).command, Command::rules);
+  EXPECT_EQ(error_of(R"({"version":1,"command":"rules","arguments":{"all":true}})").code,
+            ErrorCode::invalid_request);
+
+  const json data = {{"table", "netpolicy"},
+                     {"rules", json::array({{{"name", "ssh"}, {"packets", 7}}})}};
+  std::string reply = encode(ok_reply(Command::rules, data));
+  reply.pop_back();
+  auto parsed = parse_reply(reply);
+  ASSERT_TRUE(std::holds_alternative<Reply>(parsed));
+  EXPECT_TRUE(std::get<Reply>(parsed).ok);
+  EXPECT_EQ(std::get<Reply>(parsed).data, data);
 }
 
 TEST(ControlProtocol, ReplyShapes) {
