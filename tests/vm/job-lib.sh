@@ -59,8 +59,11 @@ start_netpolicyd() {
   mkdir -p "$DAEMON_DIR" "$NP_TMP/$ns/run" "$NP_TMP/$ns/state"
   NP_DAEMON_DIRS+=("$DAEMON_DIR")
   echo "$ns $config $*" >"$DAEMON_DIR/cmdline"
+  # Created here: the background job may open them after the first read.
+  : >"$DAEMON_DIR/stdout"
+  : >"$DAEMON_DIR/stderr"
   ip netns exec "$ns" "$NP_DAEMON" --config "$config" --runtime-dir "$NP_TMP/$ns/run" \
-    --state-dir "$NP_TMP/$ns/state" "$@" >"$DAEMON_DIR/stdout" 2>"$DAEMON_DIR/stderr" &
+    --state-dir "$NP_TMP/$ns/state" "$@" >>"$DAEMON_DIR/stdout" 2>>"$DAEMON_DIR/stderr" &
   DAEMON_PID=$!
   NP_PIDS+=("$DAEMON_PID")
 }
