@@ -56,8 +56,10 @@ mkdir -p /run/lock /dev/pts /dev/shm /run/np-vm/modroot/lib/modules || fail "can
 mount -a -T /run/np-vm/fstab || fail "cannot mount the guest's filesystems"
 if [[ -f $out/shares ]]; then
   while read -r tag path; do
-    mkdir -p "$path" && mount -t 9p -o ro,cache=loose,trans=virtio,version=9p2000.L,msize=524288 "$tag" "$path" ||
+    if ! mkdir -p "$path" ||
+      ! mount -t 9p -o ro,cache=loose,trans=virtio,version=9p2000.L,msize=524288 "$tag" "$path"; then
       fail "cannot mount share $tag on $path"
+    fi
   done <"$out/shares"
 fi
 echo "$uptime_at_init" >"$out/boot-uptime"

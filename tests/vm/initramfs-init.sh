@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the guest's initramfs, built by run-in-vm.sh at every run from
 # busybox-static and the few modules listed in /modules/order (9p and virtio,
 # which Debian's kernel has as modules). It mounts the host's root

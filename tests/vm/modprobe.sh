@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # The guest's kernel.modprobe helper (set by init.sh), also first in PATH as
 # `modprobe`. The kernel runs it as `modprobe -q -- <alias>` with a bare
 # environment whenever it needs a module (xfrm_user, esp4, gcm, nf_tables,

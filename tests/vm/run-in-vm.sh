@@ -67,8 +67,9 @@ moddir=$kdir/lib/modules
 [[ -f $vmlinux && -f $moddir/$kver/modules.dep ]] ||
   die "incomplete guest kernel $kver in $kdir (run tests/vm/fetch-kernel.sh again)"
 [[ $moddir =~ ^[A-Za-z0-9_./-]+$ ]] || die "kernel cache path '$moddir' has unusual characters"
-[[ -x $busybox ]] && ! ldd "$busybox" >/dev/null 2>&1 ||
+if [[ ! -x $busybox ]] || ldd "$busybox" >/dev/null 2>&1; then
   die "$busybox is missing or not static; install busybox-static (scripts/setup does)"
+fi
 command -v modprobe >/dev/null || [[ -x /sbin/modprobe ]] ||
   die "modprobe missing: install kmod (scripts/setup does)"
 PATH=$PATH:/sbin:/usr/sbin

@@ -151,6 +151,7 @@ secrets {
 }
 CONF
   # unshare makes the mount namespace; ip netns exec the network one.
+  # shellcheck disable=SC2016 # $1 is the inner shell's
   ip netns exec "$ns" unshare --mount --propagation private sh -c '
     mount --bind "$1/run" /run &&
     mount --bind "$1/swanctl" /etc/swanctl &&
@@ -287,5 +288,5 @@ $(diff <(echo "$policies_a") <(our_policies "$A") || true)"
 [[ $(our_policies "$B") == "$policies_b" ]] || fail "netpolicyd's XFRM policies in $B changed:
 $(diff <(echo "$policies_b") <(our_policies "$B") || true)"
 ok "XFRM policies unchanged by charon in both namespaces (index and add time included)"
-np_alive "$DAEMON_A" && np_alive "$DAEMON_B" || fail "a netpolicyd exited during the test"
+if ! np_alive "$DAEMON_A" || ! np_alive "$DAEMON_B"; then fail "a netpolicyd exited during the test"; fi
 step "PASS: strongSwan negotiated SAs for netpolicyd's policies in kernel $(uname -r)"
