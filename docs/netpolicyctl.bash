@@ -10,8 +10,11 @@ _netpolicyctl() {
     local -A commands=(
         [check]=file
         [export]=file
+        [diff]=file
         [status]=
         [interfaces]=
+        [rules]=
+        [reload]=
     )
     local global_options='--runtime-dir --json --help --version'
 

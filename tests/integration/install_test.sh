@@ -126,10 +126,12 @@ completions=$(cd "$NP_TMP/cwd" && bash -c '
   complete_words netpolicyctl ch
   complete_words netpolicyctl check ""
   complete_words netpolicyctl --json export ""
+  complete_words netpolicyctl rules ""
   complete_words netpolicyctl check site.yaml ""
 ' _ "$P/share/bash-completion/completions/netpolicyctl")
-assert_same_text "netpolicyctl completions" "check export interfaces status
+assert_same_text "netpolicyctl completions" "check diff export interfaces reload rules status
 check
 site.yaml
 site.yaml
+<none>
 <none>" "$completions"
