@@ -24,7 +24,9 @@ std::string text(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-std::string text(const json& object, const char* key) { return text(member(object, key)); }
+std::string text(const json& object, const char* key) {
+  return text(member(object, key));
+}
 
 // Columns separated by two spaces; those in `right` aligned right (numbers).
 std::string table(const std::vector<std::vector<std::string>>& rows,
@@ -81,9 +83,9 @@ std::string format_rules(const json& data) {
   const std::string main_path = member(policy, "path").is_string()
                                     ? member(policy, "path").get<std::string>()
                                     : std::string{};
-  std::string out = fmt::format("Table inet {}, policy {} ({}); counters read at {}\n\n",
-                                text(data, "table"), text(policy, "path"),
-                                text(policy, "source"), text(data, "read_at"));
+  std::string out =
+      fmt::format("Table inet {}, policy {} ({}); counters read at {}\n\n", text(data, "table"),
+                  text(policy, "path"), text(policy, "source"), text(data, "read_at"));
 
   std::vector<std::vector<std::string>> rows{
       {"RULE", "SOURCE", "DIR", "ZONES", "ACTION", "PACKETS", "BYTES"}};
@@ -92,13 +94,13 @@ std::string format_rules(const json& data) {
   if (rules.is_array()) {
     for (const auto& r : rules) {
       const json& file = member(r, "file");
-      std::string where = text(r, "source") + " " +
-                          (file.is_string() ? shown_file(file.get<std::string>(), main_path)
-                                            : std::string{"-"});
+      std::string where =
+          text(r, "source") + " " +
+          (file.is_string() ? shown_file(file.get<std::string>(), main_path) : std::string{"-"});
       if (member(r, "line").is_number_integer() && member(r, "line").get<int>() > 0)
         where += ":" + text(r, "line");
-      rows.push_back({text(r, "name"), where, text(r, "direction"), zones_text(r),
-                      action_text(r), text(r, "packets"), text(r, "bytes")});
+      rows.push_back({text(r, "name"), where, text(r, "direction"), zones_text(r), action_text(r),
+                      text(r, "packets"), text(r, "bytes")});
       if (member(r, "note").is_string()) notes.push_back(text(r, "name") + ": " + text(r, "note"));
     }
   }
@@ -110,9 +112,8 @@ std::string format_rules(const json& data) {
   const json& builtin = member(data, "builtin");
   if (builtin.is_array()) {
     for (const auto& b : builtin) {
-      builtin_rows.push_back(
-          {text(b, "name"), text(b, "action"), text(b, "packets"), text(b, "bytes"),
-           text(b, "description")});
+      builtin_rows.push_back({text(b, "name"), text(b, "action"), text(b, "packets"),
+                              text(b, "bytes"), text(b, "description")});
       if (member(b, "note").is_string()) notes.push_back(text(b, "name") + ": " + text(b, "note"));
     }
   }

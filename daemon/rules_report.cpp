@@ -97,8 +97,8 @@ BuiltinCounters ct_invalid(const filter::Table& desired, const filter::TableRule
     for (std::size_t i = 0; same && i < held; ++i)
       same = it->second[i]->comment == chain.rules[i].comment;
     if (!same) {
-      differing.push_back(
-          fmt::format("{} ({} rules in the kernel, {} compiled)", chain.name, held, chain.rules.size()));
+      differing.push_back(fmt::format("{} ({} rules in the kernel, {} compiled)", chain.name, held,
+                                      chain.rules.size()));
       continue;
     }
     for (std::size_t i = 0; i < held; ++i) {
@@ -117,15 +117,16 @@ BuiltinCounters ct_invalid(const filter::Table& desired, const filter::TableRule
 // "default inbound" etc.: the last rule of every zone chain of a direction.
 BuiltinCounters default_rule(const policy::Policy& policy, policy::Direction direction,
                              const filter::Table& desired, const filter::TableRules& kernel) {
-  static constexpr const char* kWord[] = {"inbound", "outbound", "forward"};
-  const std::string word = kWord[static_cast<int>(direction)];
+  const std::string word = direction == policy::Direction::in    ? "inbound"
+                           : direction == policy::Direction::out ? "outbound"
+                                                                 : "forward";
   const policy::Defaults& d = policy.settings.defaults;
   const policy::Verdict verdict = direction == policy::Direction::in    ? d.inbound
                                   : direction == policy::Direction::out ? d.outbound
                                                                         : d.forward;
   BuiltinCounters b{"default-" + word,
-                    fmt::format("settings.default.{}: at the end of every zone's {} chain",
-                                word, direction_name(direction)),
+                    fmt::format("settings.default.{}: at the end of every zone's {} chain", word,
+                                direction_name(direction)),
                     verdict_name(verdict),
                     true,
                     0,
@@ -160,7 +161,9 @@ json nft_rules_json(const std::vector<NftRuleCount>& rules) {
   return list;
 }
 
-json or_null(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
+json or_null(const std::string& text) {
+  return text.empty() ? json(nullptr) : json(text);
+}
 
 }  // namespace
 
@@ -189,8 +192,8 @@ RulesReport build_rules_report(const AppliedPolicy& applied, const filter::Table
     c.direction = direction_name(rule.direction);
     c.every_zone = rule.zones.empty();
     for (const auto& zone : policy.zones)
-      if (c.every_zone || std::find(rule.zones.begin(), rule.zones.end(), zone.name) !=
-                              rule.zones.end())
+      if (c.every_zone ||
+          std::find(rule.zones.begin(), rule.zones.end(), zone.name) != rule.zones.end())
         c.zones.push_back(zone.name);
     c.action = action_name(rule.action);
     c.ipsec = rule.ipsec;
@@ -201,9 +204,8 @@ RulesReport build_rules_report(const AppliedPolicy& applied, const filter::Table
     }
     c.compiled = compiled_count(desired, rule.name);
     if (c.compiled == 0 && c.nft_rules.empty()) {
-      c.note = c.zones.empty()
-                   ? "no nft rule: the policy has no zones, so no zone chain holds it"
-                   : "no nft rule: the policy in force compiled it to none";
+      c.note = c.zones.empty() ? "no nft rule: the policy has no zones, so no zone chain holds it"
+                               : "no nft rule: the policy in force compiled it to none";
     } else if (c.compiled != c.nft_rules.size()) {
       c.note = fmt::format(
           "the kernel holds {} nft rules for it, the policy in force compiled {}: the table "
@@ -215,8 +217,8 @@ RulesReport build_rules_report(const AppliedPolicy& applied, const filter::Table
   }
 
   report.builtin.push_back(ct_invalid(desired, kernel));
-  for (policy::Direction d : {policy::Direction::in, policy::Direction::out,
-                              policy::Direction::forward})
+  for (policy::Direction d :
+       {policy::Direction::in, policy::Direction::out, policy::Direction::forward})
     report.builtin.push_back(default_rule(policy, d, desired, kernel));
   for (const char* comment : {"default inbound", "default outbound", "default forward"})
     explained.insert(comment);

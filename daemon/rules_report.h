@@ -19,8 +19,8 @@ namespace netpolicy::daemon {
 struct NftRuleCount {
   std::string chain;
   std::uint64_t handle = 0;
-  std::string verdict;        // "accept", "drop", ... or "" (a log-only rule)
-  bool counter = false;       // false: the rule has no counter (it only logs)
+  std::string verdict;   // "accept", "drop", ... or "" (a log-only rule)
+  bool counter = false;  // false: the rule has no counter (it only logs)
   bool log = false;
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
@@ -39,8 +39,8 @@ struct RuleCounters {
   std::uint64_t packets = 0;       // summed over nft_rules
   std::uint64_t bytes = 0;
   std::vector<NftRuleCount> nft_rules;  // in the kernel, carrying its name
-  std::size_t compiled = 0;  // nft rules the policy in force compiled it to
-  std::string note;          // why it has no nft rule, or how the kernel differs
+  std::size_t compiled = 0;             // nft rules the policy in force compiled it to
+  std::string note;                     // why it has no nft rule, or how the kernel differs
 };
 
 // What netpolicyd puts in the table besides the policy's rules.
@@ -61,9 +61,9 @@ struct RulesReport {
   std::string policy_sha256;
   std::string policy_source;  // local | central | cache
   unsigned dump_attempts = 1;
-  std::vector<RuleCounters> rules;       // in policy (evaluation) order
+  std::vector<RuleCounters> rules;  // in policy (evaluation) order
   std::vector<BuiltinCounters> builtin;
-  std::vector<std::string> notes;        // what the kernel holds that the policy does not explain
+  std::vector<std::string> notes;  // what the kernel holds that the policy does not explain
 };
 
 // Where policy rule `rule` of `applied` comes from: "central" or "cache"

@@ -27,7 +27,9 @@ std::string what(const std::string& table) {
   return "Failed to read the rules of table 'inet " + table + "'";
 }
 
-std::string object(const std::string& table) { return "table 'inet " + table + "'"; }
+std::string object(const std::string& table) {
+  return "table 'inet " + table + "'";
+}
 
 Status send_request(mnl_socket* socket, const std::vector<char>& buffer, const nlmsghdr* nlh,
                     const std::string& table) {
@@ -46,8 +48,8 @@ Result<RuleDump::State> receive(mnl_socket* socket, RuleDump& dump, const std::s
     const int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return errno_error(what(table), errno, object(table));
-    if (ready == 0) return errno_error(what(table) + ": the kernel did not answer", ETIMEDOUT,
-                                       object(table));
+    if (ready == 0)
+      return errno_error(what(table) + ": the kernel did not answer", ETIMEDOUT, object(table));
     // MSG_TRUNC: the length of the whole message, so a truncated one shows.
     const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC);
     if (n < 0 && errno == EINTR) continue;

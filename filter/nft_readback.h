@@ -21,11 +21,11 @@ namespace netpolicy::filter {
 struct KernelRule {
   std::string chain;
   std::uint64_t handle = 0;
-  std::string comment;     // userdata comment (the policy rule name); "" when none
-  bool counter = false;    // holds a counter expression
+  std::string comment;        // userdata comment (the policy rule name); "" when none
+  bool counter = false;       // holds a counter expression
   std::uint64_t packets = 0;  // of its counter expressions (summed; one in our rules)
   std::uint64_t bytes = 0;
-  bool log = false;        // holds a log expression
+  bool log = false;  // holds a log expression
   // Its verdict: "accept", "drop", "jump CHAIN", "goto CHAIN", "return",
   // "continue", "vmap @MAP", or "" when it has none (a log-only rule).
   std::string verdict;

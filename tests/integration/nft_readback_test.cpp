@@ -2,11 +2,12 @@
 // network namespace of its own (unshare(CLONE_NEWNET)): comments, counters
 // and verdicts as nft(8) set them; the table netpolicyd's backend owns,
 // read from another socket; a missing table; dumps interrupted by commits.
+#include "filter/nft_readback.h"
+
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cerrno>
 #include <chrono>
@@ -18,7 +19,6 @@
 #include <string>
 
 #include "filter/nft_backend.h"
-#include "filter/nft_readback.h"
 #include "policy/compiler.h"
 #include "policy/loader.h"
 
@@ -189,8 +189,8 @@ TEST_F(NftReadbackTest, InterruptedDumpsAreRetriedThenReported) {
   NftReadback once{NftReadback::Options{.max_attempts = 1}};
   NftReadback patient{NftReadback::Options{.max_attempts = 50}};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
-  for (int i = 0; i < 200 && std::chrono::steady_clock::now() < deadline &&
-                  (interrupted < 3 || retried < 3);
+  for (int i = 0;
+       i < 200 && std::chrono::steady_clock::now() < deadline && (interrupted < 3 || retried < 3);
        ++i) {
     auto a = once.read_rules("netpolicy");
     if (!a && a.error().error_code == EINTR) {

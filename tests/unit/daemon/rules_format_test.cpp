@@ -34,6 +34,8 @@ TEST(RulesFormat, TablesOfRulesAndBuiltinsThenNotes) {
     ],
     "notes": ["lo is accepted"]
   })");
+  // One row per line, as printed.
+  // clang-format off
   const std::string expected =
       "Table inet netpolicy, policy /etc/netpolicy/policy.yaml (central); counters read at "
       "2026-11-22T23:00:00Z\n"
@@ -50,6 +52,7 @@ TEST(RulesFormat, TablesOfRulesAndBuiltinsThenNotes) {
       "Note: db: no nft rule: it compiled to none\n"
       "Note: unknown-interfaces: not counted\n"
       "Note: lo is accepted\n";
+  // clang-format on
   EXPECT_EQ(format_rules(data), expected);
 }
 

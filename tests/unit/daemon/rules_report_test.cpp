@@ -209,10 +209,10 @@ TEST(RulesReport, LogRulesAreListedButOnlyCountersAreSummed) {
 // rule (a rule with `me` or `zone:` gets sets for both families, empty or
 // not); a policy without zones has no zone chain at all.
 TEST(RulesReport, RuleWithoutNftRuleShowsZeroAndSaysWhy) {
-  AppliedPolicy a = applied(load(
-      "version: 1\nrules:\n  - {name: lonely, direction: in, protocol: tcp, ports: [22], "
-      "action: allow}\n",
-      kMain));
+  AppliedPolicy a = applied(
+      load("version: 1\nrules:\n  - {name: lonely, direction: in, protocol: tcp, ports: [22], "
+           "action: allow}\n",
+           kMain));
   RulesReport r = build_rules_report(a, kernel_of(a.state, {}));
   const RuleCounters& lonely = rule(r, "lonely");
   EXPECT_EQ(lonely.packets, 0u);
@@ -220,7 +220,6 @@ TEST(RulesReport, RuleWithoutNftRuleShowsZeroAndSaysWhy) {
   EXPECT_EQ(lonely.compiled, 0u);
   EXPECT_NE(lonely.note.find("no zones"), std::string::npos) << lonely.note;
   EXPECT_NE(builtin(r, "default-inbound").note.find("no zones"), std::string::npos);
-
 }
 
 TEST(RulesReport, KernelDifferingFromThePolicyIsSaid) {

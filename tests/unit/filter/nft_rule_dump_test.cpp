@@ -41,7 +41,9 @@ struct Spec {
   std::uint16_t flags = NLM_F_MULTI;
 };
 
-void add_expr(nftnl_rule* r, NftnlExprPtr e) { nftnl_rule_add_expr(r, e.release()); }
+void add_expr(nftnl_rule* r, NftnlExprPtr e) {
+  nftnl_rule_add_expr(r, e.release());
+}
 
 // Appends one NEWRULE message to `out`, as the kernel sends it in a dump.
 void append_rule(std::vector<char>& out, const Spec& s) {
@@ -74,8 +76,7 @@ void append_rule(std::vector<char>& out, const Spec& s) {
     add_expr(r.get(), std::move(e));
   }
   std::vector<char> buf(8192);
-  nlmsghdr* nlh =
-      nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWRULE, NFPROTO_INET, s.flags, s.seq);
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_NEWRULE, NFPROTO_INET, s.flags, s.seq);
   nftnl_rule_nlmsg_build_payload(nlh, r.get());
   out.insert(out.end(), buf.data(), buf.data() + NLMSG_ALIGN(nlh->nlmsg_len));
 }
@@ -104,11 +105,12 @@ Result<RuleDump::State> feed(RuleDump& dump, const std::vector<char>& bytes) {
 TEST(RuleDump, RulesWithCommentsCountersAndVerdicts) {
   std::vector<char> bytes;
   append_rule(bytes, {.chain = "input", .handle = 3, .counter = {{11, 660}}, .verdict = NF_DROP});
-  append_rule(bytes, {.handle = 9, .comment = "ssh", .counter = {{123456789012, 98765432109876}},
+  append_rule(bytes, {.handle = 9,
+                      .comment = "ssh",
+                      .counter = {{123456789012, 98765432109876}},
                       .verdict = NF_ACCEPT});
   append_rule(bytes, {.handle = 10, .comment = "web", .log = true});
-  append_rule(bytes,
-              {.chain = "input", .handle = 4, .verdict = NFT_JUMP, .jump_to = "in_lab"});
+  append_rule(bytes, {.chain = "input", .handle = 4, .verdict = NFT_JUMP, .jump_to = "in_lab"});
   RuleDump dump{"netpolicy", kSeq};
   auto state = feed(dump, bytes);
   ASSERT_TRUE(state) << state.error().describe();
