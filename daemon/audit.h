@@ -30,6 +30,8 @@ enum class Field : std::uint8_t {
   ipsec_profile,   // IPSEC_PROFILE: the ipsec profile of a protect rule
   peer,            // PEER: the IPsec peer (an SA's destination)
 };
+// The last Field: tests walk them all. Keep it the last one when adding.
+inline constexpr Field kLastField = Field::peer;
 
 // The journal field name, e.g. "POLICY_PATH".
 std::string_view field_name(Field field);

@@ -158,8 +158,8 @@ TEST_F(Catalog, EntriesHaveTheHeadersJournalctlShows) {
 // @POLICY_SHA256@ as it is (seen in tests/integration/catalog_test.sh).
 TEST_F(Catalog, SubstitutesOnlyAuditFields) {
   std::set<std::string> fields;
-  // Field is a dense enum ending with action_taken (daemon/audit.h).
-  for (int i = 0; i <= static_cast<int>(Field::action_taken); ++i)
+  // Field is a dense enum ending with kLastField (daemon/audit.h).
+  for (int i = 0; i <= static_cast<int>(kLastField); ++i)
     fields.insert(std::string(field_name(static_cast<Field>(i))));
   ASSERT_TRUE(fields.count("POLICY_PATH"));
   const std::regex variable("@([A-Za-z0-9_]+)@");
