@@ -101,8 +101,9 @@ class PolicyEngine {
   void set_sources(SourceOptions options) { sources_ = std::move(options); }
   // The XFRM policies of protect rules go through `xfrm` (not owned; may
   // be null: then protect rules get only their nft rules). Apply order:
-  // XFRM first, then the nft table; if the table is refused, the XFRM band
-  // is put back as it was; if XFRM is refused, the table is not sent.
+  // XFRM first (manual SAs, then the policies that need them), then the nft
+  // table; if the table is refused, the XFRM band and netpolicyd's SAs are
+  // put back as they were; if XFRM is refused, the table is not sent.
   void set_xfrm_applier(filter::XfrmApplier* xfrm) { xfrm_ = xfrm; }
 
   // The policy in force, or nullptr before the first success.
