@@ -13,8 +13,9 @@
 #   --keep          keep the work directory (console log, outputs) and print its path
 # Environment: NP_VM_CACHE (kernel cache, default /var/cache/netpolicy-vm,
 # filled by tests/vm/fetch-kernel.sh from scripts/setup), NP_VM_SMP (vCPUs,
-# default 2), NP_VM_MACHINE (default microvm), NP_VM_APPEND (extra kernel
-# arguments), NP_VM_QEMU (default qemu-system-x86_64).
+# default 2), NP_VM_MACHINE (default q35), NP_VM_APPEND (extra kernel
+# arguments), NP_VM_QEMU (default qemu-system-x86_64), NP_VM_QEMU_ARGS
+# (extra QEMU arguments).
 #
 # Exit status: the script's own status for one script; for several, 0 if all
 # passed, else the first failing status. 124: the guest timed out. 125: the
@@ -182,8 +183,9 @@ add_job
   done
 } >"$work/out/env"
 
-# microvm: no firmware, no PCI, virtio over MMIO (found through ACPI), the
-# fastest boot under TCG; q35/pc need virtio-9p-pci.
+# q35 (default) and pc use virtio-9p-pci. microvm (virtio over MMIO) would
+# skip the firmware, but Debian's 6.1 hangs there under TCG calibrating its
+# timers ("tsc: Unable to calibrate against PIT"), even with pit=on.
 if [[ $machine == microvm* ]]; then bus=device; else bus=pci; fi
 fs=(security_model=none multidevs=remap)
 devices=(
