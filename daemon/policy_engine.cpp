@@ -1,5 +1,7 @@
 #include "daemon/policy_engine.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -220,8 +222,12 @@ std::optional<PolicyEngine::Resolved> PolicyEngine::resolve_central(
     fetched = fetch_unreachable(label, "HTTP status 304 for an unconditional request");
   }
   if (fetched.kind == FetchResult::Kind::unreachable) {
+    const std::string cache = central_cache_path(sources_.state_dir);
+    // Never enrolled (no copy yet): the local policy alone, as from_cache does.
     const std::string action =
-        "using the cached central policy " + central_cache_path(sources_.state_dir);
+        ::access(cache.c_str(), F_OK) == 0
+            ? "using the cached central policy " + cache
+            : "no cached central policy (" + cache + "): applying the local policy alone";
     AuditRecord rec{Event::central_unreachable, fetched.error + "; " + action, {}};
     rec.add(Field::policy_path, label)
         .add(Field::policy_source, "central")

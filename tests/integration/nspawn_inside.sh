@@ -162,6 +162,33 @@ expect_contains "journalctl -u netpolicyd -x (5479)" \
   "Subject: netpolicyd stopped; its rules stay in the kernel" \
   "$(journalctl -q --no-pager -u netpolicyd -x EVENT_ID=5479)"
 
+# --- a central policy over HTTP: the unit allows no IP; the shipped drop-in does ------
+mkdir -p /srv/np-central
+printf 'version: 1\nrules:\n  - {name: central-icmp, direction: in, protocol: icmp, action: allow}\n' \
+  >/srv/np-central/central.yaml
+python3 -m http.server 8099 --bind 127.0.0.1 --directory /srv/np-central >/dev/null 2>&1 &
+for _ in $(seq 50); do ss -Hltn 'sport = :8099' | grep -q . && break; sleep 0.1; done
+policy tcp-8080-in
+printf 'sources: {central: {url: "http://127.0.0.1:8099/central.yaml", timeout: 3s}}\n' >>"$config"
+unreachable_before=$(events 5466)
+timeout 30 systemctl start netpolicyd || fail "systemctl start with a url source failed"
+wait_events 5466 $((unreachable_before + 1))
+expect_contains "without the drop-in the fetch fails (5466)" "applying the local policy alone" \
+  "$(journalctl -q --no-pager -u netpolicyd -n 1 -o cat EVENT_ID=5466)"
+[[ $(nft list table inet netpolicy) != *central-icmp* ]] || fail "central rule applied without IP access"
+dropin=$(find /usr/share/doc/netpolicyd /usr/local/share/doc/netpolicyd -name central-url.conf \
+  2>/dev/null | head -n 1 || true)
+[[ -f $dropin ]] || fail "the drop-in central-url.conf was not installed"
+sed 's/^IPAddressAllow=.*/IPAddressAllow=127.0.0.1/' "$dropin" \
+  >/run/systemd/system/netpolicyd.service.d/central-url.conf
+systemctl daemon-reload
+applied_before=$(events 5456)
+timeout 30 systemctl restart netpolicyd || fail "systemctl restart with the drop-in failed"
+wait_events 5456 $((applied_before + 1))
+expect_contains "ruleset with the central policy" 'comment "central-icmp"' "$(nft list table inet netpolicy)"
+expect_traffic "central icmp-in + local tcp-8080-in" ok ok
+timeout 30 systemctl stop netpolicyd || fail "systemctl stop failed"
+
 # What an administrator sees, for the record.
 echo "--- journalctl -u netpolicyd -x:"
 journalctl -q --no-pager -u netpolicyd -x
