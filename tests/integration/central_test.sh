@@ -32,6 +32,14 @@ version: 1
 rules:
   - {name: local-extra, direction: in, zones: [lab], protocol: tcp, ports: [2225], action: allow}
 EOF
+# http.server's Last-Modified has one-second resolution: a change written in
+# the same second as the copy fetched last would get a correct 304. Every
+# version the server serves gets its own, later, mtime.
+MTIME=$(date +%s)
+next_mtime() {
+  MTIME=$((MTIME + 10))
+  touch -d "@$MTIME" "$1"
+}
 # central_policy NAME PORT [SETTINGS]: what the server serves.
 central_policy() {
   {
@@ -40,6 +48,7 @@ central_policy() {
     echo "rules:"
     echo "  - {name: $1, direction: in, protocol: tcp, ports: [$2], action: allow}"
   } >"$WWW/central.yaml.new"
+  next_mtime "$WWW/central.yaml.new"
   mv "$WWW/central.yaml.new" "$WWW/central.yaml"
 }
 
@@ -105,6 +114,7 @@ assert_eq "cache follows" "$(cat "$WWW/central.yaml")" "$(tail -n +2 "$CACHE")"
 np_note "server serving a broken policy: previous kept"
 before=$(nft_table "$HOST")
 printf 'version: 1\nrules:\n  - {name: bad, action: maybe}\n' >"$WWW/central.yaml"
+next_mtime "$WWW/central.yaml"
 kill -HUP "$DAEMON_PID"
 wait_event 5457
 assert_same_text "table after a broken central policy" "$before" "$(nft_table "$HOST")"
