@@ -31,6 +31,7 @@
 #include "filter/nft_backend.h"
 #include "filter/nft_readback.h"
 #include "filter/nft_text.h"
+#include "filter/xfrm_text.h"
 
 namespace netpolicy::daemon {
 
@@ -196,6 +197,7 @@ Status Daemon::open_control() {
                        return;
                      }
                      respond.reply({{"ruleset", filter::render_nft(now->state)},
+                                    {"xfrm", filter::render_xfrm(now->state.xfrm)},
                                     {"sha256", now->policy.sha256},
                                     {"source", now->source}});
                    });

@@ -18,8 +18,10 @@
 #include "daemon/policy_source.h"
 #include "daemon/rules_format.h"
 #include "daemon/ruleset_diff.h"
+#include "daemon/xfrm_diff.h"
 #include "daemon/status_format.h"
 #include "filter/nft_text.h"
+#include "filter/xfrm_text.h"
 #include "netlink/interface_listing.h"
 #include "policy/compiler.h"
 
@@ -96,8 +98,9 @@ int ask_daemon(const std::string& runtime_dir, netpolicy::daemon::control::Comma
 }
 
 // What applying FILE (and its drop-ins) would add, remove and change in
-// the daemon's table: the daemon's rendering of the policy in force against
-// FILE compiled for this namespace's interfaces, object by object. Exit 0
+// the daemon's table and XFRM band: the daemon's rendering of the policy in
+// force against FILE compiled for this namespace's interfaces, object by
+// object (nft objects first, then XFRM policies and manual SAs). Exit 0
 // with or without changes ("no change" when none); 1 when FILE is invalid
 // or the daemon cannot be asked.
 int diff(const std::string& runtime_dir, const std::string& path, bool json) {
@@ -114,8 +117,8 @@ int diff(const std::string& runtime_dir, const std::string& path, bool json) {
     std::cerr << "netpolicyctl: " << view.error().describe() << '\n';
     return 1;
   }
-  const std::string after = netpolicy::filter::render_nft(
-      netpolicy::policy::compile(std::get<netpolicy::policy::Policy>(loaded), *view));
+  const netpolicy::filter::DesiredState compiled =
+      netpolicy::policy::compile(std::get<netpolicy::policy::Policy>(loaded), *view);
   auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), d::control::Command::ruleset);
   if (!reply) {
     std::cerr << "netpolicyctl: " << reply.error().describe() << '\n';
@@ -126,8 +129,11 @@ int diff(const std::string& runtime_dir, const std::string& path, bool json) {
               << reply->error_code << ")\n";
     return 1;
   }
-  const std::vector<std::string> changes =
-      d::diff_rulesets(reply->data.value("ruleset", std::string{}), after);
+  std::vector<std::string> changes = d::diff_rulesets(
+      reply->data.value("ruleset", std::string{}), netpolicy::filter::render_nft(compiled));
+  for (auto& line : d::diff_xfrm(reply->data.value("xfrm", std::string{}),
+                                 netpolicy::filter::render_xfrm(compiled.xfrm)))
+    changes.push_back(std::move(line));
   if (json) {
     std::cout << nlohmann::json{{"changed", !changes.empty()}, {"changes", changes}}.dump(
                      2, ' ', false, nlohmann::json::error_handler_t::replace)

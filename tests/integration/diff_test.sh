@@ -55,3 +55,29 @@ EOF
 )
 assert_same_text "diff of a changed policy" "$expected" "$out"
 assert_same_text "the kernel after diff" "$before" "$(nft_table "$HOST")"
+
+# XFRM too: a protect rule adds two XFRM policies (out, and in for the
+# replies); the nft lines come first, then the XFRM ones, and neither the
+# table nor the XFRM policies change.
+PROTECT=$NP_TMP/protect.yaml
+cp "$CONFIG" "$PROTECT"
+cat >>"$PROTECT" <<'EOF'
+  - {name: db, direction: out, zones: [lab], to: [10.200.1.2], protocol: tcp, ports: [5432], action: protect, ipsec: db-link}
+ipsec:
+  - {name: db-link, reqid: 100}
+EOF
+xfrm_before=$(ip -n "$HOST" xfrm policy list)
+status=0; out=$(ctl diff "$PROTECT" 2>&1) || status=$?
+assert_eq "diff adding a protect rule: exit status" 0 "$status"
+expected_xfrm=$(cat <<'EOF'
++ xfrm policy dir in src 10.200.1.2/32 dst 0.0.0.0/0 proto tcp sport 5432
++ xfrm policy dir out src 0.0.0.0/0 dst 10.200.1.2/32 proto tcp dport 5432
+EOF
+)
+assert_same_text "diff adding a protect rule: the XFRM lines" "$expected_xfrm" \
+  "$(grep 'xfrm' <<<"$out")"
+assert_match "diff adding a protect rule: nft first" '^~ chain out_lab: \+ rule .*comment "db"' \
+  "$(head -n 1 <<<"$out")"
+assert_same_text "the kernel's XFRM policies after diff" "$xfrm_before" \
+  "$(ip -n "$HOST" xfrm policy list)"
+assert_same_text "the table after the second diff" "$before" "$(nft_table "$HOST")"
