@@ -166,8 +166,10 @@ void check_manual_rules(Reader& r, const Policy& policy) {
     if (profile == nullptr || !profile->manual || profile->mode != IpsecMode::transport ||
         !profile->remote)
       continue;
+    // Each KeyPath points at its parent: every level must outlive `path`.
     const KeyPath root;
-    const KeyPath path = root.child("rules").element(i);
+    const KeyPath rules = root.child("rules");
+    const KeyPath path = rules.element(i);
     const Pos at{rule.where.line, rule.where.column};
     const std::string remote = profile->remote->to_string();
     if (rule.direction == Direction::forward) {

@@ -19,6 +19,9 @@ namespace netpolicy::policy::yaml {
 
 // Where a value sits, as messages name it: "rules[2].ports[0]". Lives on the
 // stack while the readers descend; the text is made only for a message.
+// A child points at its parent: keep every level in a variable of its own
+// while a child is in use (`root.child("a").element(i)` stored in a variable
+// dangles once the full expression ends; passed straight to a call it is fine).
 class KeyPath {
  public:
   KeyPath() = default;  // the document root
