@@ -5,28 +5,14 @@
 #include <algorithm>
 #include <vector>
 
+#include "daemon/json_text.h"
+
 namespace netpolicy::daemon {
 
 namespace {
 
 using nlohmann::json;
 
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-std::string text(const json& value) {
-  if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string text(const json& object, const char* key) {
-  return text(member(object, key));
-}
 
 // Columns separated by two spaces; those in `right` aligned right (numbers).
 std::string table(const std::vector<std::vector<std::string>>& rows,
@@ -61,17 +47,17 @@ std::string shown_file(const std::string& file, const std::string& main_path) {
 }
 
 std::string zones_text(const json& rule) {
-  if (member(rule, "every_zone") == json(true)) return "all";
-  const json& zones = member(rule, "zones");
+  if (json_member(rule, "every_zone") == json(true)) return "all";
+  const json& zones = json_member(rule, "zones");
   if (!zones.is_array() || zones.empty()) return "-";
   std::string out;
-  for (const auto& z : zones) out += (out.empty() ? "" : ",") + text(z);
+  for (const auto& z : zones) out += (out.empty() ? "" : ",") + json_text(z);
   return out;
 }
 
 std::string action_text(const json& rule) {
-  std::string action = text(rule, "action");
-  const json& ipsec = member(rule, "ipsec");
+  std::string action = json_text(rule, "action");
+  const json& ipsec = json_member(rule, "ipsec");
   if (ipsec.is_string()) action += " (" + ipsec.get<std::string>() + ")";
   return action;
 }
@@ -79,29 +65,29 @@ std::string action_text(const json& rule) {
 }  // namespace
 
 std::string format_rules(const json& data) {
-  const json& policy = member(data, "policy");
-  const std::string main_path = member(policy, "path").is_string()
-                                    ? member(policy, "path").get<std::string>()
+  const json& policy = json_member(data, "policy");
+  const std::string main_path = json_member(policy, "path").is_string()
+                                    ? json_member(policy, "path").get<std::string>()
                                     : std::string{};
   std::string out =
-      fmt::format("Table inet {}, policy {} ({}); counters read at {}\n\n", text(data, "table"),
-                  text(policy, "path"), text(policy, "source"), text(data, "read_at"));
+      fmt::format("Table inet {}, policy {} ({}); counters read at {}\n\n", json_text(data, "table"),
+                  json_text(policy, "path"), json_text(policy, "source"), json_text(data, "read_at"));
 
   std::vector<std::vector<std::string>> rows{
       {"RULE", "SOURCE", "DIR", "ZONES", "ACTION", "PACKETS", "BYTES"}};
   std::vector<std::string> notes;
-  const json& rules = member(data, "rules");
+  const json& rules = json_member(data, "rules");
   if (rules.is_array()) {
     for (const auto& r : rules) {
-      const json& file = member(r, "file");
+      const json& file = json_member(r, "file");
       std::string where =
-          text(r, "source") + " " +
+          json_text(r, "source") + " " +
           (file.is_string() ? shown_file(file.get<std::string>(), main_path) : std::string{"-"});
-      if (member(r, "line").is_number_integer() && member(r, "line").get<int>() > 0)
-        where += ":" + text(r, "line");
-      rows.push_back({text(r, "name"), where, text(r, "direction"), zones_text(r), action_text(r),
-                      text(r, "packets"), text(r, "bytes")});
-      if (member(r, "note").is_string()) notes.push_back(text(r, "name") + ": " + text(r, "note"));
+      if (json_member(r, "line").is_number_integer() && json_member(r, "line").get<int>() > 0)
+        where += ":" + json_text(r, "line");
+      rows.push_back({json_text(r, "name"), where, json_text(r, "direction"), zones_text(r), action_text(r),
+                      json_text(r, "packets"), json_text(r, "bytes")});
+      if (json_member(r, "note").is_string()) notes.push_back(json_text(r, "name") + ": " + json_text(r, "note"));
     }
   }
   if (rows.size() == 1) out += "The policy in force has no rules.\n";
@@ -109,19 +95,19 @@ std::string format_rules(const json& data) {
 
   std::vector<std::vector<std::string>> builtin_rows{
       {"BUILT-IN", "ACTION", "PACKETS", "BYTES", "WHAT"}};
-  const json& builtin = member(data, "builtin");
+  const json& builtin = json_member(data, "builtin");
   if (builtin.is_array()) {
     for (const auto& b : builtin) {
-      builtin_rows.push_back({text(b, "name"), text(b, "action"), text(b, "packets"),
-                              text(b, "bytes"), text(b, "description")});
-      if (member(b, "note").is_string()) notes.push_back(text(b, "name") + ": " + text(b, "note"));
+      builtin_rows.push_back({json_text(b, "name"), json_text(b, "action"), json_text(b, "packets"),
+                              json_text(b, "bytes"), json_text(b, "description")});
+      if (json_member(b, "note").is_string()) notes.push_back(json_text(b, "name") + ": " + json_text(b, "note"));
     }
   }
   out += "\n" + table(builtin_rows, {false, false, true, true, false});
 
-  const json& general = member(data, "notes");
+  const json& general = json_member(data, "notes");
   if (general.is_array())
-    for (const auto& n : general) notes.push_back(text(n));
+    for (const auto& n : general) notes.push_back(json_text(n));
   if (!notes.empty()) {
     out += "\n";
     for (const auto& n : notes) out += "Note: " + n + "\n";

@@ -6,29 +6,14 @@
 #include <array>
 #include <vector>
 
+#include "daemon/json_text.h"
+
 namespace netpolicy::daemon {
 
 namespace {
 
 using nlohmann::json;
 
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-// A scalar as text; "-" when absent or null.
-std::string text(const json& value) {
-  if (value.is_null()) return "-";
-  if (value.is_string()) return value.get<std::string>();
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string text(const json& object, const char* key) {
-  return text(member(object, key));
-}
 
 // "Label:" padded so every value starts in the same column.
 std::string line(std::string_view label, const std::string& value) {
@@ -38,57 +23,57 @@ std::string line(std::string_view label, const std::string& value) {
 std::string view_text(const json& complete, const json& since) {
   if (!complete.is_boolean()) return "completeness unknown";
   return fmt::format("view {} since {}", complete.get<bool>() ? "complete" : "INCOMPLETE",
-                     text(since));
+                     json_text(since));
 }
 
 }  // namespace
 
 std::string format_status(const json& data) {
   std::string out;
-  const json& policy = member(data, "policy");
+  const json& policy = json_member(data, "policy");
   if (policy.is_null()) {
     out += line("Policy", "none applied");
   } else {
-    out += line("Policy", fmt::format("{} ({})", text(policy, "path"), text(policy, "source")));
-    out += line("SHA-256", text(policy, "sha256"));
-    out += line("Applied at", text(policy, "applied_at"));
+    out += line("Policy", fmt::format("{} ({})", json_text(policy, "path"), json_text(policy, "source")));
+    out += line("SHA-256", json_text(policy, "sha256"));
+    out += line("Applied at", json_text(policy, "applied_at"));
     out +=
-        line("Rules", fmt::format("{} in {} zones", text(policy, "rules"), text(policy, "zones")));
+        line("Rules", fmt::format("{} in {} zones", json_text(policy, "rules"), json_text(policy, "zones")));
   }
-  const json& interfaces = member(data, "interfaces");
+  const json& interfaces = json_member(data, "interfaces");
   out += line("Interfaces",
-              fmt::format("{}; {}", text(interfaces, "count"),
-                          view_text(member(interfaces, "complete"), member(interfaces, "since"))));
+              fmt::format("{}; {}", json_text(interfaces, "count"),
+                          view_text(json_member(interfaces, "complete"), json_member(interfaces, "since"))));
 
-  const json& error = member(data, "last_error");
+  const json& error = json_member(data, "last_error");
   if (error.is_null()) {
     out += line("Last error", "none");
   } else {
-    out += line("Last error", fmt::format("{} (event {}) at {}", text(error, "event"),
-                                          text(error, "event_id"), text(error, "time")));
-    out += line("  message", text(error, "message"));
-    if (!member(error, "errno").is_null())
-      out += line("  errno", fmt::format("{} ({})", text(error, "errno"), text(error, "error")));
-    if (!member(error, "location").is_null()) out += line("  location", text(error, "location"));
-    if (!member(error, "interface").is_null()) out += line("  interface", text(error, "interface"));
+    out += line("Last error", fmt::format("{} (event {}) at {}", json_text(error, "event"),
+                                          json_text(error, "event_id"), json_text(error, "time")));
+    out += line("  message", json_text(error, "message"));
+    if (!json_member(error, "errno").is_null())
+      out += line("  errno", fmt::format("{} ({})", json_text(error, "errno"), json_text(error, "error")));
+    if (!json_member(error, "location").is_null()) out += line("  location", json_text(error, "location"));
+    if (!json_member(error, "interface").is_null()) out += line("  interface", json_text(error, "interface"));
   }
-  const json& daemon = member(data, "daemon");
+  const json& daemon = json_member(data, "daemon");
   out += line("Daemon",
-              fmt::format("pid {}, version {}", text(daemon, "pid"), text(daemon, "version")));
+              fmt::format("pid {}, version {}", json_text(daemon, "pid"), json_text(daemon, "version")));
   return out;
 }
 
 std::string format_interfaces(const json& data) {
   using Row = std::array<std::string, 5>;
   std::vector<Row> rows{{"NAME", "INDEX", "ZONE", "STATE", "ADDRESSES"}};
-  const json& list = member(data, "interfaces");
+  const json& list = json_member(data, "interfaces");
   if (list.is_array()) {
     for (const auto& i : list) {
       std::string addresses;
-      const json& a = member(i, "addresses");
+      const json& a = json_member(i, "addresses");
       if (a.is_array())
-        for (const auto& address : a) addresses += (addresses.empty() ? "" : ", ") + text(address);
-      rows.push_back({text(i, "name"), text(i, "ifindex"), text(i, "zone"), text(i, "state"),
+        for (const auto& address : a) addresses += (addresses.empty() ? "" : ", ") + json_text(address);
+      rows.push_back({json_text(i, "name"), json_text(i, "ifindex"), json_text(i, "zone"), json_text(i, "state"),
                       addresses.empty() ? "-" : addresses});
     }
   }
@@ -105,12 +90,12 @@ std::string format_interfaces(const json& data) {
     }
     out += l + "\n";
   }
-  const json& complete = member(data, "complete");
+  const json& complete = json_member(data, "complete");
   if (complete.is_boolean() && !complete.get<bool>())
     out += fmt::format(
         "The interface view is incomplete since {}: interfaces not shown as protected keep the "
         "unknown_interfaces posture until it is complete again.\n",
-        text(data, "since"));
+        json_text(data, "since"));
   return out;
 }
 

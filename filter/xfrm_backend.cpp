@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "filter/xfrm_address.h"
 #include "filter/xfrm_sa_netlink.h"
 #include "filter/xfrm_sa_text.h"
 #include "filter/xfrm_socket.h"
@@ -26,16 +27,6 @@ struct Change {
   const XfrmPolicy* policy;
 };
 
-xfrm_address_t to_xfrm_address(const IpPrefix& p) {
-  xfrm_address_t a{};
-  std::memcpy(&a, p.bytes.data(), p.size());
-  return a;
-}
-
-std::uint16_t family_number(Family f) {
-  return f == Family::ipv4 ? AF_INET : AF_INET6;
-}
-
 xfrm_selector to_selector(const XfrmSelector& s) {
   xfrm_selector sel{};
   sel.family = family_number(s.family);
@@ -49,14 +40,6 @@ xfrm_selector to_selector(const XfrmSelector& s) {
   sel.dport = htons(s.dport);
   sel.dport_mask = s.dport != 0 ? 0xffff : 0;
   return sel;
-}
-
-IpPrefix from_xfrm_address(const xfrm_address_t& a, std::uint16_t family, std::uint8_t length) {
-  IpPrefix p;
-  p.family = family == AF_INET6 ? Family::ipv6 : Family::ipv4;
-  std::memcpy(p.bytes.data(), &a, p.size());
-  p.length = length;
-  return p;
 }
 
 // Appends one message to `buf`. Returns the message's size.

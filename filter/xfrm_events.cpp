@@ -11,23 +11,9 @@
 #include <cstring>
 
 #include "filter/nft_handles.h"  // MnlSocketPtr
+#include "filter/xfrm_address.h"
 
 namespace netpolicy::filter {
-
-namespace {
-IpPrefix host_address(const xfrm_address_t& a, std::uint16_t family) {
-  IpPrefix p;
-  p.family = family == AF_INET6 ? Family::ipv6 : Family::ipv4;
-  std::memcpy(p.bytes.data(), &a, p.size());
-  p.length = p.max_length();
-  return p;
-}
-IpPrefix prefix(const xfrm_address_t& a, std::uint16_t family, std::uint8_t length) {
-  IpPrefix p = host_address(a, family);
-  p.length = length;
-  return p;
-}
-}  // namespace
 
 struct XfrmEventSocket::Impl {
   MnlSocketPtr socket;
@@ -73,13 +59,13 @@ Result<std::vector<XfrmEvent>> XfrmEventSocket::read() {
         XfrmEvent e;
         e.kind = XfrmEvent::Kind::acquire;
         e.flow.family = a->sel.family == AF_INET6 ? Family::ipv6 : Family::ipv4;
-        e.flow.src = prefix(a->sel.saddr, a->sel.family, a->sel.prefixlen_s);
-        e.flow.dst = prefix(a->sel.daddr, a->sel.family, a->sel.prefixlen_d);
+        e.flow.src = from_xfrm_address(a->sel.saddr, a->sel.family, a->sel.prefixlen_s);
+        e.flow.dst = from_xfrm_address(a->sel.daddr, a->sel.family, a->sel.prefixlen_d);
         e.flow.proto = a->sel.proto;
         e.flow.sport = a->sel.sport_mask != 0 ? ntohs(a->sel.sport) : 0;
         e.flow.dport = a->sel.dport_mask != 0 ? ntohs(a->sel.dport) : 0;
         e.priority = a->policy.priority;
-        e.peer = host_address(a->id.daddr, a->policy.sel.family);
+        e.peer = host_from_xfrm_address(a->id.daddr, a->policy.sel.family);
         // The template's reqid rides in XFRMA_TMPL.
         const std::size_t header = NLMSG_ALIGN(sizeof(xfrm_user_acquire));
         int remaining =
@@ -94,7 +80,7 @@ Result<std::vector<XfrmEvent>> XfrmEventSocket::read() {
               mnl_attr_get_payload_len(attr) >= sizeof(xfrm_user_tmpl)) {
             const auto* t = static_cast<const xfrm_user_tmpl*>(mnl_attr_get_payload(attr));
             e.reqid = t->reqid;
-            if (t->family != 0) e.peer = host_address(a->id.daddr, t->family);
+            if (t->family != 0) e.peer = host_from_xfrm_address(a->id.daddr, t->family);
           }
         }
         events.push_back(e);
@@ -104,7 +90,7 @@ Result<std::vector<XfrmEvent>> XfrmEventSocket::read() {
         XfrmEvent e;
         e.kind = XfrmEvent::Kind::sa_added;
         e.reqid = s->reqid;
-        e.peer = host_address(s->id.daddr, s->family);
+        e.peer = host_from_xfrm_address(s->id.daddr, s->family);
         events.push_back(e);
       }
     }

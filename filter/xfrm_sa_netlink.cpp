@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "filter/xfrm_address.h"
+
 namespace netpolicy::filter {
 
 namespace {
@@ -16,23 +18,6 @@ constexpr std::string_view kGcm = "rfc4106(gcm(aes))";
 constexpr std::string_view kCbc = "cbc(aes)";
 constexpr std::string_view kHmac = "hmac(sha256)";
 
-std::uint16_t family_number(Family f) {
-  return f == Family::ipv4 ? AF_INET : AF_INET6;
-}
-
-xfrm_address_t to_address(const IpPrefix& p) {
-  xfrm_address_t a{};
-  std::memcpy(&a, p.bytes.data(), p.size());
-  return a;
-}
-
-IpPrefix host_address(const xfrm_address_t& a, std::uint16_t family) {
-  IpPrefix p;
-  p.family = family == AF_INET6 ? Family::ipv6 : Family::ipv4;
-  std::memcpy(p.bytes.data(), &a, p.size());
-  p.length = p.max_length();
-  return p;
-}
 
 // Reserves attribute `type` with `len` zeroed payload bytes at the end of
 // `nlh` and returns the payload, so keys are written once, in place.
@@ -71,10 +56,10 @@ std::size_t put_sa_add(char* buf, const XfrmSa& sa, std::uint32_t seq, bool ack)
       static_cast<xfrm_usersa_info*>(mnl_nlmsg_put_extra_header(nlh, sizeof(xfrm_usersa_info)));
   // sel stays all zero (family AF_UNSPEC): the policies decide what goes
   // through the SA, as with `ip xfrm state add` without `sel`.
-  info->id.daddr = to_address(sa.dst);
+  info->id.daddr = to_xfrm_address(sa.dst);
   info->id.spi = htonl(sa.spi);
   info->id.proto = sa.proto;
-  info->saddr = to_address(sa.src);
+  info->saddr = to_xfrm_address(sa.src);
   info->family = family_number(sa.dst.family);
   info->mode = sa.tunnel ? XFRM_MODE_TUNNEL : XFRM_MODE_TRANSPORT;
   info->reqid = sa.reqid;
@@ -116,7 +101,7 @@ std::size_t put_sa_delete(char* buf, const XfrmSaId& id, std::uint32_t seq, bool
   nlh->nlmsg_seq = seq;
   auto* sid =
       static_cast<xfrm_usersa_id*>(mnl_nlmsg_put_extra_header(nlh, sizeof(xfrm_usersa_id)));
-  sid->daddr = to_address(id.daddr);
+  sid->daddr = to_xfrm_address(id.daddr);
   sid->spi = htonl(id.spi);
   sid->family = family_number(id.daddr.family);
   sid->proto = id.proto;
@@ -129,8 +114,8 @@ std::optional<XfrmSa> parse_sa(const nlmsghdr* nlh) {
   const auto* info = static_cast<const xfrm_usersa_info*>(mnl_nlmsg_get_payload(nlh));
   if (info->family != AF_INET && info->family != AF_INET6) return std::nullopt;
   XfrmSa sa;
-  sa.dst = host_address(info->id.daddr, info->family);
-  sa.src = host_address(info->saddr, info->family);
+  sa.dst = host_from_xfrm_address(info->id.daddr, info->family);
+  sa.src = host_from_xfrm_address(info->saddr, info->family);
   sa.spi = ntohl(info->id.spi);
   sa.proto = info->id.proto;
   sa.tunnel = info->mode == XFRM_MODE_TUNNEL;
