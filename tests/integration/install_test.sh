@@ -22,6 +22,7 @@ expected=(
   share/man/man8/netpolicyctl.8
   share/man/man5/netpolicy.yaml.5
   share/bash-completion/completions/netpolicyctl
+  share/doc/netpolicyd/examples/central-url.conf
 )
 
 # install LOG ARGS...: cmake --install with the manifest it writes checked.
