@@ -29,6 +29,7 @@
 
 #include "daemon/fd.h"
 #include "daemon/sd_handles.h"
+#include "tests/integration/root_test.h"
 
 namespace netpolicy::daemon {
 namespace {
@@ -36,9 +37,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-void enter_fresh_netns() {
-  ASSERT_EQ(geteuid(), 0u) << "root tests must run as root";
-  ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
+// A fresh namespace with its loopback up, for the server on 127.0.0.1.
+void enter_fresh_netns_with_loopback() {
+  ASSERT_NO_FATAL_FAILURE(netpolicy::testing::enter_fresh_netns());
   Fd s{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
   ASSERT_TRUE(s.valid());
   ifreq ifr{};
@@ -133,7 +134,7 @@ std::string ok_head(std::size_t length) {
 class CentralFetcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    enter_fresh_netns();
+    enter_fresh_netns_with_loopback();
     if (HasFatalFailure()) return;
     sd_event* e = nullptr;
     ASSERT_GE(sd_event_new(&e), 0);

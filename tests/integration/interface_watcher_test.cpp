@@ -17,14 +17,12 @@
 #include <string>
 
 #include "netlink/interface_watcher.h"
+#include "tests/integration/root_test.h"
 
 namespace netpolicy::netlink {
 namespace {
 
-void enter_fresh_netns() {
-  ASSERT_EQ(geteuid(), 0u) << "root tests must run as root";
-  ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
-}
+using netpolicy::testing::enter_fresh_netns;
 
 void sh(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
 

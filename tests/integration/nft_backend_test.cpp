@@ -31,9 +31,12 @@
 #include "filter/nft_text.h"
 #include "policy/compiler.h"
 #include "policy/loader.h"
+#include "tests/integration/root_test.h"
 
 namespace netpolicy::filter {
 namespace {
+
+using netpolicy::testing::enter_fresh_netns;
 
 // ---- processes ---------------------------------------------------------------
 
@@ -134,11 +137,6 @@ std::string without_table_flags(const std::string& listing) {
 }
 
 // Moves this process into a new, empty network namespace.
-void enter_fresh_netns() {
-  ASSERT_EQ(geteuid(), 0u) << "root tests must run as root";
-  ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
-}
-
 // ---- model helpers -------------------------------------------------------------
 
 std::vector<std::uint8_t> key_of(const IpPrefix& p) {

@@ -18,24 +18,18 @@
 #include "filter/nft_elements.h"
 #include "policy/compiler.h"
 #include "policy/loader.h"
+#include "tests/integration/root_test.h"
 
 namespace netpolicy::filter {
 namespace {
 
-void enter_fresh_netns() {
-  ASSERT_EQ(geteuid(), 0u) << "root tests must run as root";
-  ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
-}
+using netpolicy::testing::enter_fresh_netns;
 
 // stdout of a shell command run in this (fresh) namespace.
 std::string shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(p), 0) << command;
+  int status = 0;
+  std::string out = netpolicy::testing::shell_output(command, &status);
+  EXPECT_EQ(status, 0) << command;
   return out;
 }
 

@@ -21,14 +21,12 @@
 #include "filter/nft_backend.h"
 #include "policy/compiler.h"
 #include "policy/loader.h"
+#include "tests/integration/root_test.h"
 
 namespace netpolicy::filter {
 namespace {
 
-void enter_fresh_netns() {
-  ASSERT_EQ(geteuid(), 0u) << "root tests must run as root";
-  ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
-}
+using netpolicy::testing::enter_fresh_netns;
 
 // nft -f with SCRIPT, in this (already private) namespace.
 void nft_load(const std::string& script) {

@@ -16,23 +16,15 @@
 #include "filter/xfrm_backend.h"
 #include "policy/compiler.h"
 #include "policy/loader.h"
+#include "tests/integration/root_test.h"
 
 namespace netpolicy::filter {
 namespace {
 
-void enter_fresh_netns() {
-  ASSERT_EQ(geteuid(), 0u) << "root tests must run as root";
-  ASSERT_EQ(unshare(CLONE_NEWNET), 0) << "unshare(CLONE_NEWNET): " << std::strerror(errno);
-}
+using netpolicy::testing::enter_fresh_netns;
 
 std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  pclose(p);
-  return out;
+  return netpolicy::testing::shell_output(command);
 }
 
 std::size_t count(const std::string& text, const std::string& what) {

@@ -21,18 +21,13 @@
 #include "filter/xfrm_sa_text.h"
 #include "policy/compiler.h"
 #include "policy/loader.h"
+#include "tests/integration/root_test.h"
 
 namespace netpolicy::filter {
 namespace {
 
 std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  pclose(p);
-  return out;
+  return netpolicy::testing::shell_output(command);
 }
 
 XfrmSa sa(std::uint32_t spi, std::size_t key_bytes) {
