@@ -15,9 +15,12 @@
 #include <vector>
 
 #include "daemon/central_cache.h"
+#include "tests/unit/daemon/recording_sink.h"
 
 namespace netpolicy::daemon {
 namespace {
+
+using netpolicy::daemon::testing::RecordingSink;
 
 class FakeApplier final : public filter::RulesetApplier {
  public:
@@ -28,23 +31,6 @@ class FakeApplier final : public filter::RulesetApplier {
   int replaced = 0;
 };
 
-class RecordingSink final : public AuditSink {
- public:
-  void record(const AuditRecord& r) override { records.push_back(r); }
-  [[nodiscard]] std::vector<Event> events() const {
-    std::vector<Event> out;
-    for (const auto& r : records) out.push_back(r.event);
-    return out;
-  }
-  [[nodiscard]] std::string field(Event e, Field f) const {
-    for (auto r = records.rbegin(); r != records.rend(); ++r)
-      if (r->event == e)
-        for (const auto& [name, value] : r->fields)
-          if (name == f) return value;
-    return "<absent>";
-  }
-  std::vector<AuditRecord> records;
-};
 
 // Finishes a GET only when the test calls finish().
 class FakeFetcher final : public AsyncFetcher {

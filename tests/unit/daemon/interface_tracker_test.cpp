@@ -14,9 +14,13 @@
 #include "filter/nft_elements.h"
 #include "policy/compiler.h"
 #include "policy/loader.h"
+#include "tests/unit/daemon/recording_sink.h"
 
 namespace netpolicy::daemon {
 namespace {
+
+using netpolicy::daemon::testing::RecordingSink;
+using netpolicy::daemon::testing::field;
 
 class FakeTables final : public filter::RulesetApplier {
  public:
@@ -38,23 +42,7 @@ class FakeElements final : public filter::ElementApplier {
   std::optional<Error> fail_with;
 };
 
-class RecordingSink final : public AuditSink {
- public:
-  void record(const AuditRecord& r) override { records.push_back(r); }
-  std::vector<AuditRecord> of(Event e) const {
-    std::vector<AuditRecord> out;
-    for (const auto& r : records)
-      if (r.event == e) out.push_back(r);
-    return out;
-  }
-  std::vector<AuditRecord> records;
-};
 
-std::string field(const AuditRecord& r, Field f) {
-  for (const auto& [name, value] : r.fields)
-    if (name == f) return value;
-  return "<absent>";
-}
 
 policy::Policy load(const char* text) {
   auto loaded = policy::load_policy_text(text, "t.yaml");

@@ -2,6 +2,7 @@
 // policy must survive each failure, in the engine and in what it asks of
 // the applier.
 #include "daemon/policy_engine.h"
+#include "tests/unit/daemon/recording_sink.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -18,6 +19,9 @@
 namespace netpolicy::daemon {
 namespace {
 
+using netpolicy::daemon::testing::RecordingSink;
+using netpolicy::daemon::testing::field;
+
 class FakeApplier final : public filter::RulesetApplier {
  public:
   Status replace_table(const filter::DesiredState& state) override {
@@ -29,17 +33,7 @@ class FakeApplier final : public filter::RulesetApplier {
   std::optional<Error> fail_with;
 };
 
-class RecordingSink final : public AuditSink {
- public:
-  void record(const AuditRecord& r) override { records.push_back(r); }
-  std::vector<AuditRecord> records;
-};
 
-std::string field(const AuditRecord& r, Field f) {
-  for (const auto& [name, value] : r.fields)
-    if (name == f) return value;
-  return "<absent>";
-}
 
 constexpr const char* kGoodPolicy = R"(version: 1
 zones:

@@ -12,9 +12,13 @@
 #include <sstream>
 
 #include "daemon/policy_engine.h"
+#include "tests/unit/daemon/recording_sink.h"
 
 namespace netpolicy::daemon {
 namespace {
+
+using netpolicy::daemon::testing::RecordingSink;
+using netpolicy::daemon::testing::field;
 
 // The "kernel": the band's policies and the table, changed only by calls.
 struct FakeKernel {
@@ -56,17 +60,7 @@ class FakeNft final : public filter::RulesetApplier {
   FakeKernel& k_;
 };
 
-class Sink final : public AuditSink {
- public:
-  void record(const AuditRecord& r) override { records.push_back(r); }
-  std::vector<AuditRecord> records;
-};
 
-std::string field(const AuditRecord& r, Field f) {
-  for (const auto& [name, value] : r.fields)
-    if (name == f) return value;
-  return "<absent>";
-}
 
 constexpr const char* kV1 = R"(version: 1
 zones: [{name: lan, interfaces: ["veth*"]}]
@@ -97,7 +91,7 @@ class EngineXfrmTest : public ::testing::Test {
   FakeKernel kernel_;
   FakeXfrm xfrm_{kernel_};
   FakeNft nft_{kernel_};
-  Sink sink_;
+  RecordingSink sink_;
   std::ostringstream diag_;
   PolicyEngine engine_{nft_, []() -> Result<InterfaceView> { return InterfaceView{}; }, sink_,
                        diag_};
