@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <variant>
 
 #include "policy/address_sets.h"
@@ -133,8 +134,17 @@ filter::DesiredState compile(const Policy& policy, const InterfaceView& view) {
   table.maps = zone_maps(policy, view);
   table.chains = base_chains(policy.settings);
   auto zones = zone_chains(policy, compiled);
+  // The drop_<rule> chains of logged block rules that some zone chain
+  // holds (a rule of no zone present jumps nowhere, and gets none).
+  std::set<std::string> jumped_to;
+  for (const auto& chain : zones)
+    for (const auto& rule : chain.rules)
+      if (rule.verdict.kind == filter::VerdictKind::jump) jumped_to.insert(rule.verdict.target);
   table.chains.insert(table.chains.end(), std::make_move_iterator(zones.begin()),
                       std::make_move_iterator(zones.end()));
+  for (auto& rule : compiled)
+    for (auto& chain : rule.chains)
+      if (jumped_to.count(chain.name)) table.chains.push_back(std::move(chain));
   state.xfrm = compile_xfrm(policy);
   return state;
 }

@@ -125,24 +125,41 @@ std::vector<filter::Match> rule_matches(const Rule& rule, const Side& from, cons
   return matches;
 }
 
+// The chain a logged block rule jumps to: log (rate limited), count, drop.
+// The log needs a rule of its own: in one rule, `limit` would stop
+// evaluation for packets over the rate before `drop`, and they would fall
+// through to later rules (seen on nft 1.0.6 / kernel 6.18). Written as a
+// jump, the matches (and their set references) are sent once, not twice:
+// the kernel finds a set by walking the table's list of sets for every
+// reference, which dominates loading large tables (tests/bench/README.md).
+filter::Chain log_drop_chain(const Rule& rule) {
+  filter::Chain chain;
+  chain.name = log_drop_chain_name(rule.name);
+  filter::Rule log_rule;
+  log_rule.log = filter::Log{rule_log_prefix(rule.name)};
+  log_rule.comment = rule.name;
+  chain.rules.push_back(std::move(log_rule));
+  filter::Rule drop;
+  drop.counter = true;
+  drop.verdict.kind = filter::VerdictKind::drop;
+  drop.comment = rule.name;
+  chain.rules.push_back(std::move(drop));
+  return chain;
+}
+
 void emit(const Policy& policy, const Rule& rule, bool block, std::vector<filter::Match> matches,
-          std::vector<filter::Rule>& out) {
-  if (block && policy.settings.log_blocked) {
-    // The log gets a rule of its own: in one rule, `limit` would stop
-    // evaluation for packets over the rate before `drop`, and they would
-    // fall through to later rules (seen on nft 1.0.6 / kernel 6.18).
-    filter::Rule log_rule;
-    log_rule.matches = matches;
-    log_rule.log = filter::Log{rule_log_prefix(rule.name)};
-    log_rule.comment = rule.name;
-    out.push_back(std::move(log_rule));
-  }
+          CompiledRule& out) {
   filter::Rule nft_rule;
   nft_rule.matches = std::move(matches);
-  nft_rule.counter = true;
-  nft_rule.verdict.kind = block ? filter::VerdictKind::drop : filter::VerdictKind::accept;
   nft_rule.comment = rule.name;
-  out.push_back(std::move(nft_rule));
+  if (block && policy.settings.log_blocked) {
+    nft_rule.verdict = {filter::VerdictKind::jump, log_drop_chain_name(rule.name)};
+    if (out.chains.empty()) out.chains.push_back(log_drop_chain(rule));
+  } else {
+    nft_rule.counter = true;
+    nft_rule.verdict.kind = block ? filter::VerdictKind::drop : filter::VerdictKind::accept;
+  }
+  out.rules.push_back(std::move(nft_rule));
 }
 
 const IpsecProfile* find_profile(const Policy& policy, const std::string& name) {
@@ -153,7 +170,7 @@ const IpsecProfile* find_profile(const Policy& policy, const std::string& name) 
 
 // One family's (or the family-less) nft rules of a policy rule.
 void emit_rule(const Policy& policy, const Rule& rule, std::vector<filter::Match> matches,
-               std::vector<filter::Rule>& out) {
+               CompiledRule& out) {
   if (rule.action != Action::protect) {
     emit(policy, rule, rule.action == Action::block, std::move(matches), out);
     return;
@@ -186,6 +203,10 @@ std::string rule_log_prefix(const std::string& rule) {
   return "netpolicy: rule " + rule + ": ";
 }
 
+std::string log_drop_chain_name(const std::string& rule) {
+  return "drop_" + rule;
+}
+
 CompiledRule compile_rule(const Policy& policy, const Rule& rule, const HostAddresses& host) {
   CompiledRule compiled;
   const Side from = resolve_side(policy, rule, rule.from, "src", host);
@@ -193,10 +214,10 @@ CompiledRule compile_rule(const Policy& policy, const Rule& rule, const HostAddr
   const auto families = rule_families(rule, from, to);
 
   if (!families) {
-    emit_rule(policy, rule, rule_matches(rule, from, to, std::nullopt), compiled.rules);
+    emit_rule(policy, rule, rule_matches(rule, from, to, std::nullopt), compiled);
   } else {
     for (Family family : *families)
-      emit_rule(policy, rule, rule_matches(rule, from, to, family), compiled.rules);
+      emit_rule(policy, rule, rule_matches(rule, from, to, family), compiled);
     // Own sets only for the families the rule uses: src4, src6, dst4, dst6.
     for (const Side* side : {&from, &to}) {
       for (Family family : *families) {

@@ -17,6 +17,9 @@ struct CompiledRule {
   // Sets whose elements follow the interfaces (a keyword mixed with other
   // entries): never shared with another set that happens to be equal now.
   std::vector<std::string> live_sets;
+  // A logged block rule's drop_<rule> chain (log, then count and drop),
+  // which its rules jump to; emitted once however many zones hold them.
+  std::vector<filter::Chain> chains;
 };
 
 // Names of the sets of an address group, one per family.
@@ -24,6 +27,9 @@ std::string group_set_name(const std::string& group, Family family);
 
 // Log prefix of a policy rule's drops: "netpolicy: rule <name>: ".
 std::string rule_log_prefix(const std::string& rule);
+
+// The chain a logged block rule jumps to: "drop_<name>".
+std::string log_drop_chain_name(const std::string& rule);
 
 // `host` resolves the keywords `me` and `zone:NAME`. A from/to list that is
 // just `me` (or just `zone:NAME`) matches the shared set me4/me6 (z4_/z6_);

@@ -87,6 +87,7 @@ filter::TableRules kernel_of(const filter::DesiredState& state,
       k.log = rule.log.has_value();
       if (rule.verdict.kind == filter::VerdictKind::accept) k.verdict = "accept";
       if (rule.verdict.kind == filter::VerdictKind::drop) k.verdict = "drop";
+      if (rule.verdict.kind == filter::VerdictKind::jump) k.verdict = "jump " + rule.verdict.target;
       const std::string key = rule.comment.empty() ? chain.name : rule.comment;
       if (auto it = counts.find(key); it != counts.end() && k.counter) {
         k.packets = it->second.packets;
@@ -195,13 +196,17 @@ TEST(RulesReport, LogRulesAreListedButOnlyCountersAreSummed) {
   const auto kernel = kernel_of(a.state, {{"web-block", {4, 240}}});
   RulesReport r = build_rules_report(a, kernel);
   const RuleCounters& web = rule(r, "web-block");
-  // A log rule (no counter, same comment) and the drop rule.
-  ASSERT_EQ(web.nft_rules.size(), 2u);
-  EXPECT_TRUE(web.nft_rules[0].log);
+  // The zone chain's jump (no counter), then in drop_web-block a log rule
+  // (no counter) and the drop rule, all with the rule's comment.
+  ASSERT_EQ(web.nft_rules.size(), 3u);
+  EXPECT_EQ(web.nft_rules[0].verdict, "jump drop_web-block");
   EXPECT_FALSE(web.nft_rules[0].counter);
-  EXPECT_TRUE(web.nft_rules[1].counter);
+  EXPECT_EQ(web.nft_rules[1].chain, "drop_web-block");
+  EXPECT_TRUE(web.nft_rules[1].log);
+  EXPECT_FALSE(web.nft_rules[1].counter);
+  EXPECT_TRUE(web.nft_rules[2].counter);
   EXPECT_EQ(web.packets, 4u);
-  EXPECT_EQ(web.compiled, 2u);
+  EXPECT_EQ(web.compiled, 3u);
   EXPECT_EQ(web.note, "");
 }
 

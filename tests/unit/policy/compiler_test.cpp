@@ -316,27 +316,45 @@ TEST(CompilerRules, BlockedLogIsARuleOfItsOwnSoOverLimitPacketsAreStillDropped) 
   Policy p = PolicyBuilder{}
                  .log_blocked()
                  .zone("lan", {"eth0"})
+                 .zone("wan", {"eth1"})
                  .rule(block("no-telnet").protocol(proto::tcp).ports({"23"}))
                  .build();
-  auto state = compile(p, interfaces({"eth0"}));
-  const auto* in = find_chain(state.table, "in_lan");
-  ASSERT_NE(in, nullptr);
-  ASSERT_EQ(in->rules.size(), 4u);  // log, drop, default log, default drop
-  const auto& log = in->rules[0];
-  const auto& drop = in->rules[1];
+  auto state = compile(p, interfaces({"eth0", "eth1"}));
+  // Each zone chain matches once and jumps to the rule's one drop chain.
+  for (const char* name : {"in_lan", "in_wan"}) {
+    const auto* in = find_chain(state.table, name);
+    ASSERT_NE(in, nullptr);
+    ASSERT_EQ(in->rules.size(), 3u) << name;  // jump, default log, default drop
+    const auto& jump = in->rules[0];
+    EXPECT_EQ(jump.verdict.kind, filter::VerdictKind::jump);
+    EXPECT_EQ(jump.verdict.target, "drop_no-telnet");
+    EXPECT_FALSE(jump.log);
+    EXPECT_FALSE(jump.counter);  // counted once, in the drop chain
+    EXPECT_FALSE(jump.matches.empty());
+    EXPECT_EQ(jump.comment, "no-telnet");
+  }
+  const auto* chain = find_chain(state.table, "drop_no-telnet");
+  ASSERT_NE(chain, nullptr);
+  EXPECT_FALSE(chain->base);
+  ASSERT_EQ(chain->rules.size(), 2u);  // log, then count and drop
+  const auto& log = chain->rules[0];
+  const auto& drop = chain->rules[1];
   ASSERT_TRUE(log.log);
   EXPECT_EQ(log.log->prefix, "netpolicy: rule no-telnet: ");
   EXPECT_EQ(log.verdict.kind, filter::VerdictKind::none);
   EXPECT_FALSE(drop.log);
   EXPECT_EQ(drop.verdict.kind, filter::VerdictKind::drop);
   EXPECT_TRUE(drop.counter);
-  EXPECT_EQ(log.matches, drop.matches);
-  EXPECT_EQ(log.comment, "no-telnet");
+  EXPECT_TRUE(log.matches.empty());
+  EXPECT_TRUE(drop.matches.empty());
   EXPECT_EQ(drop.comment, "no-telnet");
+  // Without zones no chain holds the rule, and nothing needs its drop chain.
+  Policy zoneless = PolicyBuilder{}.log_blocked().rule(block("no-zone").protocol(proto::tcp)).build();
+  EXPECT_EQ(find_chain(compile(zoneless, interfaces({"eth0"})).table, "drop_no-zone"), nullptr);
   // No compiled rule anywhere combines a (rate limited) log with a verdict.
-  for (const auto& chain : state.table.chains)
-    for (const auto& rule : chain.rules)
-      EXPECT_FALSE(rule.log && rule.verdict.kind != filter::VerdictKind::none) << chain.name;
+  for (const auto& c : state.table.chains)
+    for (const auto& rule : c.rules)
+      EXPECT_FALSE(rule.log && rule.verdict.kind != filter::VerdictKind::none) << c.name;
 }
 
 TEST(CompilerRules, FromAndToUseOnlyTheFamiliesBothHave) {
