@@ -168,6 +168,33 @@ assert_match "corp-smtp-block row" "corp-smtp-block +central $CENTRAL:3 +out +al
 assert_match "ct-invalid row" "ct-invalid +block +[0-9]+ +[0-9]+ +ct state invalid" "$text"
 assert_match "unknown-interfaces row" "unknown-interfaces +block +- +- +settings.unknown_interfaces" "$text"
 
+np_note "log_blocked: a block rule's zone-chain rules jump to drop_<rule>, which counts"
+cat >"$CONFIG" <<'EOF'
+version: 1
+settings: {log_blocked: true}
+zones:
+  - {name: lab, interfaces: ["vh-lab*"]}
+  - {name: wan, interfaces: ["vh-wan*"]}
+rules:
+  - {name: db-block, direction: in, protocol: tcp, ports: [5432], action: block}
+EOF
+rm "$ETC"/policy.d/*.yaml
+status=0; out=$(ctl reload 2>&1) || status=$?
+assert_eq "reload to a logged block rule: exit status ($out)" 0 "$status"
+expect_tcp_blocked "$PEER" "$H4" 5432
+before=$(nft_json)
+json=$(ctl rules --json)
+p=$(packets db-block)
+[[ $p =~ ^[0-9]+$ && $p -gt 0 ]] || fail "db-block (logged): expected packets > 0, saw '$p'"
+assert_eq "db-block (logged) packets = nft's" "$(nft_sum "$before" db-block packets)" "$p"
+assert_eq "db-block (logged): a jump per zone chain, then its chain's log and drop" \
+  "drop_db-block drop_db-block in_lab in_wan" \
+  "$(jq -r '.rules[] | select(.name == "db-block") | [.nft_rules[].chain] | sort | join(" ")' \
+    <<<"$json")"
+assert_eq "db-block (logged): only the drop in drop_db-block counts" "drop" \
+  "$(jq -r '.rules[] | select(.name == "db-block") | .nft_rules[] | select(.packets > 0)
+    | .verdict' <<<"$json" | sort -u | paste -sd ' ')"
+
 np_note "a rule with no nft rule shows zero and says so"
 # Without zones there is no zone chain to hold any rule.
 cat >"$CONFIG" <<'EOF'
@@ -175,7 +202,6 @@ version: 1
 rules:
   - {name: lonely, direction: in, protocol: tcp, ports: [22], action: allow}
 EOF
-rm "$ETC"/policy.d/*.yaml
 status=0; out=$(ctl reload 2>&1) || status=$?
 assert_eq "reload to a policy without zones: exit status ($out)" 0 "$status"
 json=$(ctl rules --json)
