@@ -389,7 +389,7 @@ void Daemon::started() {
   const AppliedPolicy& now = *engine_->current();
   AuditRecord rec{Event::service_started, "netpolicyd started: " + status_line(), {}};
   rec.add(Field::policy_path, now.policy.path)
-      .add(Field::policy_source, "local")
+      .add(Field::policy_source, now.source)
       .add(Field::policy_sha256, now.policy.sha256)
       .add(Field::rules, std::to_string(now.policy.rules.size()))
       .add(Field::interfaces, std::to_string(now.interfaces));

@@ -79,6 +79,8 @@ wait_notify READY=1
 wait_event 5456
 assert_eq "5456 POLICY_SOURCE" central "$(event_field 5456 POLICY_SOURCE)"
 assert_eq "5456 LOCAL_RULES" applied "$(event_field 5456 LOCAL_RULES)"
+wait_event 5478
+assert_eq "5478 (started) POLICY_SOURCE" central "$(event_field 5478 POLICY_SOURCE)"
 assert_match "rules: central first, then main, then drop-in" \
   '^central-a( central-a)* local-open( local-open)* local-extra' "$(rule_names)"
 [[ -f $CACHE ]] || fail "no cached central policy at $CACHE"
