@@ -5,6 +5,7 @@
 #include <linux/xfrm.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -269,11 +270,14 @@ Result<std::vector<XfrmPolicy>> XfrmBackend::read_band(const XfrmBand& band) {
 
 Result<XfrmBackend::OurSas> XfrmBackend::read_sas(const std::vector<XfrmSa>& wanted,
                                                   const std::vector<XfrmSa>& also) {
-  // The reqid each candidate (daddr, spi, proto) must carry to be ours.
   std::map<XfrmSaId, std::vector<const XfrmSa*>> candidates;
-  std::map<XfrmSaId, std::uint32_t> owned = owned_;
-  for (const auto& sa : also) owned.emplace(sa.id(), sa.reqid);
   for (const auto& sa : wanted) candidates[sa.id()].push_back(&sa);
+  // The reqids an SA with a known (daddr, spi, proto) may carry to be ours:
+  // the last successful replace's and, after a failed one, what it tried
+  // (a profile whose reqid changed has put an SA with the new one).
+  std::map<XfrmSaId, std::vector<std::uint32_t>> owned;
+  for (const auto& [id, reqid] : owned_) owned[id].push_back(reqid);
+  for (const auto& sa : also) owned[sa.id()].push_back(sa.reqid);
   OurSas out;
   Status s = socket_->dump(
       XFRM_MSG_GETSA,
@@ -282,7 +286,9 @@ Result<XfrmBackend::OurSas> XfrmBackend::read_sas(const std::vector<XfrmSa>& wan
         if (!sa) return;
         const XfrmSaId id = sa->id();
         auto known = owned.find(id);
-        const bool ours_before = known != owned.end() && known->second == sa->reqid;
+        const bool ours_before =
+            known != owned.end() &&
+            std::find(known->second.begin(), known->second.end(), sa->reqid) != known->second.end();
         auto want = candidates.find(id);
         const bool ours_now = want != candidates.end() && want->second.front()->reqid == sa->reqid;
         if (ours_before || ours_now) {
@@ -309,16 +315,27 @@ Result<XfrmState> XfrmBackend::snapshot(const XfrmState& desired) {
   return state;
 }
 
-void XfrmBackend::undo(const XfrmState& before, const std::vector<XfrmSa>& tried) {
-  // Best effort, the first error is the one reported: policies back first
+Status XfrmBackend::undo(const XfrmState& before, const std::vector<XfrmSa>& tried) {
+  // Every step is tried; the first failure is returned. Policies back first
   // (they may need the old SAs, which stay until then), then the SAs.
-  if (auto now = read_band(before.band))
-    (void)send_changes(*socket_, difference(*now, before.policies));
+  Status first_failure = Ok{};
+  auto keep = [&](Status s) {
+    if (!s && first_failure) first_failure = std::move(s);
+  };
+  auto band = read_band(before.band);
+  if (band)
+    keep(send_changes(*socket_, difference(*band, before.policies)));
+  else
+    keep(band.error());
   auto now = read_sas(before.sas, tried);
-  if (!now) return;
+  if (!now) {
+    keep(now.error());
+    return first_failure;
+  }
   SaPlan plan = plan_sas(now->sas, before.sas);
-  (void)send_sa_changes(*socket_, plan.first);
-  (void)send_sa_changes(*socket_, plan.last);
+  keep(send_sa_changes(*socket_, plan.first));
+  keep(send_sa_changes(*socket_, plan.last));
+  return first_failure;
 }
 
 Status XfrmBackend::replace(const XfrmState& desired) {
@@ -348,7 +365,12 @@ Status XfrmBackend::replace(const XfrmState& desired) {
   if (done) done = send_changes(*socket_, difference(before.policies, desired.policies));
   if (done) done = send_sa_changes(*socket_, plan.last);
   if (!done) {
-    undo(before, desired.sas);
+    if (Status undone = undo(before, desired.sas); !undone) {
+      // Say so: the kernel is not as it was, whatever the event's default.
+      Error e = done.error();
+      e.message += "; putting the previous XFRM state back failed too: " + undone.error().describe();
+      return e;
+    }
     return done;
   }
   owned_.clear();

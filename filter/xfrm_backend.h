@@ -42,8 +42,8 @@ class XfrmBackend final : public XfrmApplier {
   // Dumps the SAs and keeps ours among `wanted`, `also` and owned_.
   Result<OurSas> read_sas(const std::vector<XfrmSa>& wanted, const std::vector<XfrmSa>& also);
   // Takes the band and our SAs back to `before` after a failed replace
-  // that wanted `tried`.
-  void undo(const XfrmState& before, const std::vector<XfrmSa>& tried);
+  // that wanted `tried`; the first step that failed, if any.
+  Status undo(const XfrmState& before, const std::vector<XfrmSa>& tried);
 
   std::unique_ptr<XfrmSocket> socket_;
   // (daddr, spi, proto) -> reqid of the SAs the last successful replace

@@ -148,5 +148,52 @@ TEST(XfrmSaBackend, ARefusedSaLeavesPoliciesAndSasAsTheyWere) {
   EXPECT_NE(left.find("spi 0x00000999"), std::string::npos) << left;
 }
 
+// A reload that changes a manual profile's reqid (same SPI) and is then
+// refused puts the old SA back, and the daemon still knows it as its own.
+TEST(XfrmSaBackend, ARefusedReqidChangeIsUndone) {
+  ASSERT_NO_FATAL_FAILURE(netpolicy::testing::enter_fresh_netns());
+  run("ip link set lo up");
+  if (run("ip xfrm state add src 10.200.9.1 dst 10.200.9.2 proto esp spi 0x999 mode transport "
+          "aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+          ">/dev/null 2>&1 && echo yes") != "yes\n")
+    GTEST_SKIP() << "this kernel has no ESP; tests/vm/jobs/xfrm_sa_backend.sh runs this in the VM";
+
+  XfrmState initial;
+  initial.band = {0x7a000, 0x7a000 + kXfrmBandWidth - 1};
+  initial.sas.push_back(sa(0x500, 32));  // reqid 100
+  auto backend = XfrmBackend::open();
+  ASSERT_TRUE(backend) << backend.error().describe();
+  Status first = (*backend)->replace(initial);
+  ASSERT_TRUE(first) << first.error().describe();
+  const std::string states_before = run("ip xfrm state");
+  ASSERT_NE(states_before.find("reqid 100"), std::string::npos) << states_before;
+
+  // An administrator's policy holds the selector the new state wants: the
+  // kernel refuses ours (EEXIST) after the SA was already re-created.
+  ASSERT_EQ(run("ip xfrm policy add dir out src 0.0.0.0/0 dst 10.200.1.2/32 proto tcp dport 5999 "
+                "priority 10 tmpl proto esp reqid 7 mode transport && echo yes"),
+            "yes\n");
+  XfrmState changed = initial;
+  changed.sas[0].reqid = 101;
+  XfrmPolicy clash;
+  clash.selector.src = *parse_ip_prefix("0.0.0.0/0");
+  clash.selector.dst = *parse_ip_prefix("10.200.1.2");
+  clash.selector.proto = 6;
+  clash.selector.dport = 5999;
+  clash.priority = initial.band.first;
+  clash.tmpl.reqid = 101;
+  changed.policies.push_back(clash);
+  Status s = (*backend)->replace(changed);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().error_code, EEXIST) << s.error().describe();
+  EXPECT_EQ(s.error().message.find("back failed"), std::string::npos) << s.error().describe();
+  EXPECT_EQ(run("ip xfrm state"), states_before);
+
+  // Still ours: the state in force applies with nothing to change.
+  Status again = (*backend)->replace(initial);
+  EXPECT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(run("ip xfrm state"), states_before);
+}
+
 }  // namespace
 }  // namespace netpolicy::filter
