@@ -88,7 +88,10 @@ Status CentralFetcher::start(const policy::CentralSource& source, const Validato
   CURL* c = t->easy.get();
   curl_easy_setopt(c, CURLOPT_URL, t->url.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  // An https source is never redirected to plain http, where anyone on the
+  // path could rewrite the policy.
+  const bool tls = t->url.rfind("https://", 0) == 0;
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, tls ? "https" : "http,https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // no SIGALRM for DNS timeouts

@@ -1,4 +1,6 @@
 // netpolicyd [--config PATH] [--check] [--runtime-dir DIR] [--state-dir DIR]
+#include <sys/prctl.h>
+
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
@@ -25,6 +27,11 @@ int main(int argc, char** argv) {
     // 1 that means "policy invalid" or "failed".
     return app.exit(e) == 0 ? 0 : 2;
   }
+
+  // The policy may hold IPsec keys (keying: manual): no core dump of this
+  // process may carry them into a crash store, and no other process of the
+  // same user may ptrace it or read its memory.
+  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   try {
     if (check) return netpolicy::daemon::run_check(options.config);

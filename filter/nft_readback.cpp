@@ -34,7 +34,10 @@ std::string object(const std::string& table) {
 Status send_request(mnl_socket* socket, const std::vector<char>& buffer, const nlmsghdr* nlh,
                     const std::string& table) {
   const ssize_t sent = mnl_socket_sendto(socket, buffer.data(), nlh->nlmsg_len);
-  if (sent < 0) return errno_error(what(table), errno, object(table));
+  if (sent < 0) {
+    const int error = errno;
+    return errno_error(what(table), error, object(table));
+  }
   return Ok{};
 }
 
@@ -46,14 +49,16 @@ Result<RuleDump::State> receive(mnl_socket* socket, RuleDump& dump, const std::s
   for (;;) {
     pollfd p{fd, POLLIN, 0};
     const int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) return errno_error(what(table), errno, object(table));
+    const int poll_error = errno;
+    if (ready < 0 && poll_error == EINTR) continue;
+    if (ready < 0) return errno_error(what(table), poll_error, object(table));
     if (ready == 0)
       return errno_error(what(table) + ": the kernel did not answer", ETIMEDOUT, object(table));
     // MSG_TRUNC: the length of the whole message, so a truncated one shows.
     const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_TRUNC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error(what(table), errno, object(table));
+    const int recv_error = errno;
+    if (n < 0 && recv_error == EINTR) continue;
+    if (n < 0) return errno_error(what(table), recv_error, object(table));
     if (static_cast<std::size_t>(n) > buffer.size())
       return errno_error(what(table), EMSGSIZE, object(table));
     auto state = dump.feed({buffer.data(), static_cast<std::size_t>(n)});
@@ -99,9 +104,14 @@ Result<TableRules> NftReadback::read_rules(const std::string& table) {
     // A fresh socket each attempt: what is left of an interrupted dump
     // goes away with the old one.
     MnlSocketPtr socket{mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC)};
-    if (!socket) return errno_error("Failed to open an nfnetlink socket", errno);
-    if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-      return errno_error("Failed to bind the nfnetlink socket", errno);
+    if (!socket) {
+      const int error = errno;
+      return errno_error("Failed to open an nfnetlink socket", error);
+    }
+    if (mnl_socket_bind(socket.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+      const int error = errno;
+      return errno_error("Failed to bind the nfnetlink socket", error);
+    }
 
     // A dump filtered by a table that does not exist is simply empty: ask
     // for the table first, so a missing one is an error, not "no rules".

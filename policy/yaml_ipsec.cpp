@@ -31,7 +31,7 @@ const char* family_name(Family f) {
   return f == Family::ipv4 ? "IPv4" : "IPv6";
 }
 
-// A tunnel endpoint: one address, not a prefix.
+// An SA or tunnel endpoint (local, remote): one address, not a prefix.
 std::optional<IpPrefix> read_endpoint(Reader& r, const Field& f, const KeyPath& path) {
   auto text = read_string(r, *f.value, f.value_at, path, "an IP address");
   if (!text) return std::nullopt;
@@ -42,7 +42,7 @@ std::optional<IpPrefix> read_endpoint(Reader& r, const Field& f, const KeyPath& 
   }
   if (prefix->length != prefix->max_length()) {
     r.diags.error(f.value_at, path,
-                  "tunnel endpoint " + quote(*text) + " must be a single address, not a prefix");
+                  "endpoint " + quote(*text) + " must be a single address, not a prefix");
     return std::nullopt;
   }
   return prefix;

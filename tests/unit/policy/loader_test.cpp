@@ -702,7 +702,7 @@ TEST(LoaderIpsec, EndpointsShareAFamilyAndAreHosts) {
                         "ipsec[0].remote: remote '2001:db8::1' is IPv6 but local '192.0.2.1' is "
                         "IPv4"));
   EXPECT_TRUE(has_error(errors, 4, 36,
-                        "ipsec[1].local: tunnel endpoint '192.0.2.0/24' must be a single address"));
+                        "ipsec[1].local: endpoint '192.0.2.0/24' must be a single address"));
 }
 
 TEST(LoaderIpsec, Reqid) {
