@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
@@ -60,7 +61,16 @@ std::vector<std::string> list_dropins(const std::string& dir, std::vector<Diagno
 struct Defined {
   std::unordered_map<std::string, Location> zones, groups, profiles, rules;
   std::unordered_map<std::uint32_t, Location> reqids;
+  // A manual SA's (destination, SPI), shown as "0x1001 to 10.0.0.2": two
+  // would be one SA to the kernel.
+  std::unordered_map<std::string, Location> spis;
 };
+
+std::string hex_spi(std::uint32_t spi) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%x", spi);
+  return text;
+}
 
 template <typename Map, typename Key>
 void note(Map& map, const Key& key, const Location& where, const std::string& what,
@@ -94,6 +104,14 @@ void check_names(const Policy& p, const Counts& from, bool with_rules, Defined& 
     if (prof.reqid != 0)
       note(seen.reqids, prof.reqid, prof.where, "ipsec reqid", std::to_string(prof.reqid),
            errors);
+    if (prof.manual && prof.local && prof.remote) {
+      for (const auto& [sa, to] : {std::pair{&prof.manual->out, &*prof.remote},
+                                   std::pair{&prof.manual->in, &*prof.local}}) {
+        if (sa->spi == 0) continue;
+        const std::string shown = hex_spi(sa->spi) + " to " + to->to_string();
+        note(seen.spis, shown, prof.manual->where, "manual SA spi", shown, errors);
+      }
+    }
   }
   if (with_rules)
     for (std::size_t i = from.rules; i < p.rules.size(); ++i)

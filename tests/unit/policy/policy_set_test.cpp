@@ -86,6 +86,32 @@ TEST_F(PolicySet, DuplicateNamesAcrossFilesNameTheFirst) {
                                      "defined at " + dir_ + "/policy.yaml:5:5");
 }
 
+// Two manual SAs with the same destination and SPI in different files
+// would be one SA to the kernel: refused at load, naming the first.
+TEST_F(PolicySet, ManualSpisAreUniqueAcrossFiles) {
+  const std::string out_key = write("out.key", "4f7574476f696e674b65793132333435deadbeef\n");
+  const std::string in_key = write("in.key", "496e436f6d696e674b65793132333435cafef00d\n");
+  ASSERT_EQ(::chmod(out_key.c_str(), 0600), 0);
+  ASSERT_EQ(::chmod(in_key.c_str(), 0600), 0);
+  auto profile = [&](const std::string& name, int reqid) {
+    return "ipsec:\n  - {name: " + name + ", local: 10.200.0.1, remote: 10.200.0.2, reqid: " +
+           std::to_string(reqid) +
+           ", keying: manual,\n     manual: {algorithm: rfc4106(gcm(aes)), out: {spi: 0x1001, "
+           "key_file: " + out_key + "}, in: {spi: 0x2001, key_file: " + in_key + "}}}\n";
+  };
+  write("policy.yaml", std::string{kMain} + profile("db-link", 100));
+  write("policy.d/10-a.yaml", "version: 1\n" + profile("db-again", 101));
+  auto e = errors(load_local_policy(main_path()));
+  ASSERT_EQ(e.size(), 2u) << (e.empty() ? "" : e[0].to_string());
+  EXPECT_NE(e[0].to_string().find("10-a.yaml:4:14: error: manual SA spi '0x1001 to 10.200.0.2' "
+                                  "already defined at " + dir_ + "/policy.yaml:8:14"),
+            std::string::npos)
+      << e[0].to_string();
+  EXPECT_NE(e[1].to_string().find("manual SA spi '0x2001 to 10.200.0.1' already defined"),
+            std::string::npos)
+      << e[1].to_string();
+}
+
 TEST_F(PolicySet, DropInsHoldNoSettingsOrSources) {
   write("policy.yaml", kMain);
   write("policy.d/10-a.yaml", "version: 1\nsettings: {table: x}\nsources: {}\n");
