@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <vector>
 
 namespace netpolicy::policy {
@@ -38,6 +40,39 @@ std::string mode_text(mode_t mode) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
   return buf;
+}
+
+// Whether `dir` and every directory above it may hold a secret: owned by
+// root (or `also_owner`), and not writable by group or others unless sticky
+// (like /tmp, where nobody may rename or delete another's entry). Otherwise
+// someone else could swap the key file for another of root's files. Both the
+// directories as named (a symlink among them is checked as the link's
+// directory) and as resolved are walked.
+std::optional<std::string> untrusted_directory(const std::string& path, uid_t also_owner) {
+  auto check = [&](std::filesystem::path dir) -> std::optional<std::string> {
+    for (;;) {
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) != 0) {
+        const int error = errno;
+        return "cannot check its directory " + dir.string() + ": " + std::strerror(error);
+      }
+      if (st.st_uid != 0 && st.st_uid != also_owner)
+        return "its directory " + dir.string() + " is owned by uid " + std::to_string(st.st_uid) +
+               ", not root";
+      if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+        return "its directory " + dir.string() + " may be written by group or others (mode " +
+               mode_text(st.st_mode) + ")";
+      if (!dir.has_relative_path()) return std::nullopt;  // "/" checked
+      dir = dir.parent_path();
+    }
+  };
+  const std::filesystem::path named = std::filesystem::path{path}.parent_path();
+  if (auto why = check(named)) return why;
+  std::error_code ec;
+  const std::filesystem::path resolved = std::filesystem::canonical(named, ec);
+  if (ec) return "cannot resolve its directory " + named.string() + ": " + ec.message();
+  if (resolved != named) return check(resolved);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -99,6 +134,7 @@ std::variant<filter::XfrmKey, std::string> read_key_file(const std::string& path
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
     return "it is accessible by group or others (mode " + mode_text(st.st_mode) +
            "); a key file must be private to its owner (chmod 600)";
+  if (auto why = untrusted_directory(path, also_owner)) return *why;
   if (st.st_size > static_cast<off_t>(kMaxKeyFileBytes))
     return "it is " + std::to_string(st.st_size) + " bytes long, more than a key file may be (" +
            std::to_string(kMaxKeyFileBytes) + ")";

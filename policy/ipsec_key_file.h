@@ -3,7 +3,8 @@
 // takes keys, an optional 0x, whitespace and newlines anywhere), read only
 // when the file can be trusted to be secret, like sshd's StrictModes: a
 // regular file (no symlink), owned by root, no permission bits for group or
-// others.
+// others, in directories that only root may change (sticky ones like /tmp
+// aside).
 #include <sys/types.h>
 
 #include <string>

@@ -377,6 +377,30 @@ TEST_F(ManualProfile, KeyFileOwnedByAnotherUserIsRefused) {
       << std::get<std::string>(read);
 }
 
+// A directory others may write lets them swap the key file for another
+// file of root's: refused, naming the directory. A sticky one (like /tmp)
+// does not: nobody may rename or delete another's entry there.
+TEST_F(ManualProfile, KeyFileInADirectoryOthersMayWriteIsRefused) {
+  fs::create_directories(dir_ / "open");
+  fs::create_directories(dir_ / "sticky");
+  ASSERT_EQ(::chmod((dir_ / "open").c_str(), 0777), 0);
+  ASSERT_EQ(::chmod((dir_ / "sticky").c_str(), 01777), 0);
+  const std::string open_key = key("open/k.key", kGcmOut);
+  const std::string sticky_key = key("sticky/k.key", kGcmOut);
+  auto refused = read_key_file(open_key, ::geteuid());
+  ASSERT_TRUE(std::holds_alternative<std::string>(refused));
+  EXPECT_EQ(std::get<std::string>(refused),
+            "its directory " + (dir_ / "open").string() +
+                " may be written by group or others (mode 0777)");
+  EXPECT_TRUE(std::holds_alternative<filter::XfrmKey>(read_key_file(sticky_key, ::geteuid())));
+  // A symlinked directory is checked where it points too.
+  fs::create_directory_symlink(dir_ / "open", dir_ / "link");
+  auto via_link = read_key_file((dir_ / "link" / "k.key").string(), ::geteuid());
+  ASSERT_TRUE(std::holds_alternative<std::string>(via_link));
+  EXPECT_NE(std::get<std::string>(via_link).find("may be written by group or others"),
+            std::string::npos);
+}
+
 TEST(KeyFileText, HexWithPrefixAndWhitespace) {
   auto key = parse_hex_key("  0x0a0B\n 0c\t0d \r\n");
   ASSERT_TRUE(std::holds_alternative<filter::XfrmKey>(key));
