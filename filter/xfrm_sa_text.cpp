@@ -23,6 +23,12 @@ std::string spi_text(std::uint32_t spi) {
   return buf;
 }
 
+std::string spi_to_text(std::uint32_t spi, const IpPrefix& dst) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", spi);
+  return std::string{buf} + " to " + dst.to_string();
+}
+
 const char* xfrm_sa_algorithm_name(XfrmSaAlgorithm algorithm) {
   return algorithm == XfrmSaAlgorithm::aes_gcm ? "rfc4106(gcm(aes))" : "cbc(aes)+hmac(sha256)";
 }

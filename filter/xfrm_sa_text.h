@@ -18,6 +18,8 @@ std::string describe_xfrm_sa(const XfrmSa& sa);
 std::string describe_xfrm_sa_id(const XfrmSaId& id);
 // "0x00001001", as iproute2 prints SPIs.
 std::string spi_text(std::uint32_t spi);
+// "0x1001 to 10.0.0.2": a manual SA as policies write it, in loader errors.
+std::string spi_to_text(std::uint32_t spi, const IpPrefix& dst);
 // The kernel's algorithm names: "rfc4106(gcm(aes))", "cbc(aes)", "hmac(sha256)".
 const char* xfrm_sa_algorithm_name(XfrmSaAlgorithm algorithm);
 

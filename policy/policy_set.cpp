@@ -12,6 +12,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "filter/xfrm_sa_text.h"
 #include "policy/policy_digest.h"
 
 namespace netpolicy::policy {
@@ -66,11 +67,6 @@ struct Defined {
   std::unordered_map<std::string, Location> spis;
 };
 
-std::string hex_spi(std::uint32_t spi) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%x", spi);
-  return text;
-}
 
 template <typename Map, typename Key>
 void note(Map& map, const Key& key, const Location& where, const std::string& what,
@@ -108,7 +104,7 @@ void check_names(const Policy& p, const Counts& from, bool with_rules, Defined& 
       for (const auto& [sa, to] : {std::pair{&prof.manual->out, &*prof.remote},
                                    std::pair{&prof.manual->in, &*prof.local}}) {
         if (sa->spi == 0) continue;
-        const std::string shown = hex_spi(sa->spi) + " to " + to->to_string();
+        const std::string shown = filter::spi_to_text(sa->spi, *to);
         note(seen.spis, shown, prof.manual->where, "manual SA spi", shown, errors);
       }
     }

@@ -1,9 +1,9 @@
-#include <cstdio>
 #include <limits>
 #include <map>
 #include <unordered_map>
 
 #include "base/ip_prefix.h"
+#include "filter/xfrm_sa_text.h"
 #include "policy/yaml_ipsec_manual.h"
 #include "policy/yaml_sections.h"
 
@@ -20,12 +20,6 @@ constexpr Choice<std::uint8_t> kProtocols[] = {{"esp", proto::esp}, {"ah", proto
 constexpr Choice<IpsecLevel> kLevels[] = {{"require", IpsecLevel::require},
                                           {"request", IpsecLevel::request}};
 constexpr Choice<Keying> kKeyings[] = {{"ike", Keying::ike}, {"manual", Keying::manual}};
-
-std::string filter_spi(std::uint32_t spi) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%x", spi);
-  return buf;
-}
 
 const char* family_name(Family f) {
   return f == Family::ipv4 ? "IPv4" : "IPv6";
@@ -105,7 +99,7 @@ void check_spis(Reader& r, const Field& m, const KeyPath& path, const IpsecProfi
     auto [it, added] = seen.spis.emplace(key, profile.name);
     if (!added)
       r.diags.error(m.value_at, path.child(dir),
-                    std::string{"spi "} + filter_spi(key.second) + " to " + key.first.to_string() +
+                    "spi " + filter::spi_to_text(key.second, key.first) +
                         " is already used by profile " + quote(it->second));
   }
 }
