@@ -5,9 +5,11 @@
 // Exit status: 0 success, 1 failure (policy invalid, daemon not reached,
 // daemon's error reply), 2 usage error.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <exception>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include <unistd.h>
@@ -76,24 +78,35 @@ int export_ruleset(const std::string& path, bool json) {
   return 0;
 }
 
-// Asks the daemon; prints its data as JSON or through `format`.
-int ask_daemon(const std::string& runtime_dir, netpolicy::daemon::control::Command command,
-               bool json, std::string (*format)(const nlohmann::json&)) {
+// The data of the daemon's answer to `command`; nullopt, once the reason is
+// printed, when it cannot be reached or refuses.
+std::optional<nlohmann::json> daemon_data(
+    const std::string& runtime_dir, netpolicy::daemon::control::Command command,
+    std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
   namespace d = netpolicy::daemon;
-  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), command);
+  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), command,
+                              nlohmann::json::object(), timeout);
   if (!reply) {
     std::cerr << "netpolicyctl: " << reply.error().describe() << '\n';
-    return 1;
+    return std::nullopt;
   }
   if (!reply->ok) {
     std::cerr << "netpolicyctl: netpolicyd refused '" << d::control::command_name(command)
               << "': " << reply->error_message << " (" << reply->error_code << ")\n";
-    return 1;
+    return std::nullopt;
   }
+  return std::move(reply->data);
+}
+
+// Asks the daemon; prints its data as JSON or through `format`.
+int ask_daemon(const std::string& runtime_dir, netpolicy::daemon::control::Command command,
+               bool json, std::string (*format)(const nlohmann::json&)) {
+  auto data = daemon_data(runtime_dir, command);
+  if (!data) return 1;
   if (json)
-    std::cout << reply->data.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    std::cout << data->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   else
-    std::cout << format(reply->data);
+    std::cout << format(*data);
   return 0;
 }
 
@@ -119,19 +132,11 @@ int diff(const std::string& runtime_dir, const std::string& path, bool json) {
   }
   const netpolicy::filter::DesiredState compiled =
       netpolicy::policy::compile(std::get<netpolicy::policy::Policy>(loaded), *view);
-  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), d::control::Command::ruleset);
-  if (!reply) {
-    std::cerr << "netpolicyctl: " << reply.error().describe() << '\n';
-    return 1;
-  }
-  if (!reply->ok) {
-    std::cerr << "netpolicyctl: netpolicyd refused 'ruleset': " << reply->error_message << " ("
-              << reply->error_code << ")\n";
-    return 1;
-  }
+  auto in_force = daemon_data(runtime_dir, d::control::Command::ruleset);
+  if (!in_force) return 1;
   std::vector<std::string> changes = d::diff_rulesets(
-      reply->data.value("ruleset", std::string{}), netpolicy::filter::render_nft(compiled));
-  for (auto& line : d::diff_xfrm(reply->data.value("xfrm", std::string{}),
+      in_force->value("ruleset", std::string{}), netpolicy::filter::render_nft(compiled));
+  for (auto& line : d::diff_xfrm(in_force->value("xfrm", std::string{}),
                                  netpolicy::filter::render_xfrm(compiled.xfrm)))
     changes.push_back(std::move(line));
   if (json) {
@@ -163,24 +168,15 @@ int reload(const std::string& runtime_dir, bool json) {
   // central fetch under way, then fetch again (each at most the source's
   // timeout, at most 600 s), so wait that long, not the usual 10 s.
   constexpr std::chrono::milliseconds kReloadTimeout = std::chrono::seconds{2 * 600 + 60};
-  auto reply = d::call_daemon(d::control::control_socket_path(runtime_dir), d::control::Command::reload,
-                              nlohmann::json::object(), kReloadTimeout);
-  if (!reply) {
-    std::cerr << "netpolicyctl: " << reply.error().describe() << '\n';
-    return 1;
-  }
-  if (!reply->ok) {
-    std::cerr << "netpolicyctl: netpolicyd refused 'reload': " << reply->error_message << " ("
-              << reply->error_code << ")\n";
-    return 1;
-  }
-  const bool applied = reply->data.value("applied", false);
+  auto outcome = daemon_data(runtime_dir, d::control::Command::reload, kReloadTimeout);
+  if (!outcome) return 1;
+  const bool applied = outcome->value("applied", false);
   if (json) {
-    std::cout << reply->data.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    std::cout << outcome->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   } else if (applied) {
-    std::cout << "reloaded: " << reply->data.value("status", std::string{}) << '\n';
+    std::cout << "reloaded: " << outcome->value("status", std::string{}) << '\n';
   } else {
-    std::cout << "reload failed: " << reply->data.value("reason", std::string{})
+    std::cout << "reload failed: " << outcome->value("reason", std::string{})
               << "; the previous policy stays in force\n";
   }
   return applied ? 0 : 1;
