@@ -224,14 +224,7 @@ void InterfaceLoop::schedule_resync(std::chrono::milliseconds delay) {
     static_cast<InterfaceLoop*>(self)->on_resync();
     return 0;
   };
-  if (Status s = arm(resync_timer_, delay, handler); !s) {
-    // Without the timer the view would stay incomplete for good: exit and
-    // let the service manager restart us (the rules stay in the kernel).
-    audit_.record(AuditRecord{Event::critical_failure,
-                              s.error().describe() + "; exiting to be restarted",
-                              {{Field::reason, s.error().describe()}}});
-    sd_event_exit(event_, 1);
-  }
+  arm_or_exit(resync_timer_, delay, handler);
 }
 
 void InterfaceLoop::schedule_retry(std::chrono::milliseconds delay) {
@@ -239,7 +232,15 @@ void InterfaceLoop::schedule_retry(std::chrono::milliseconds delay) {
     static_cast<InterfaceLoop*>(self)->on_retry();
     return 0;
   };
-  if (Status s = arm(retry_timer_, delay, handler); !s) {
+  arm_or_exit(retry_timer_, delay, handler);
+}
+
+void InterfaceLoop::arm_or_exit(SdEventSourcePtr& source, std::chrono::milliseconds delay,
+                                sd_event_time_handler_t handler) {
+  if (Status s = arm(source, delay, handler); !s) {
+    // Without the timer the view would stay incomplete, or the kernel
+    // behind, for good: exit and let the service manager restart us (the
+    // rules stay in the kernel).
     audit_.record(AuditRecord{Event::critical_failure,
                               s.error().describe() + "; exiting to be restarted",
                               {{Field::reason, s.error().describe()}}});

@@ -73,6 +73,9 @@ class InterfaceLoop final : public filter::RulesetApplier {
   void schedule_retry(std::chrono::milliseconds delay);
   Status arm(SdEventSourcePtr& source, std::chrono::milliseconds delay,
              sd_event_time_handler_t handler);
+  // arm(), or when that fails: critical-failure (5484) and exit.
+  void arm_or_exit(SdEventSourcePtr& source, std::chrono::milliseconds delay,
+                   sd_event_time_handler_t handler);
   // Reports a changed completeness at once, a changed count at most once a
   // second; `now_or_never` (the timer) reports whatever changed.
   void report_status_if_changed(bool now_or_never = false);
